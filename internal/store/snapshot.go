@@ -1,0 +1,299 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Snapshot is an immutable image of the store, safe to write out while the
+// store keeps changing.
+type Snapshot interface {
+	WriteTo(w io.Writer) (int64, error)
+}
+
+// The encoding is flat and compact: a header, then the tree in pre-order
+// with each node's own name (not its full path), varint indexes, the
+// absolute expiry for nodes with a TTL, and a CRC-32C trailer over
+// everything before it.
+//
+//	"CAIRNKV1" | uvarint index | uvarint #root children | node... | crc32c (LE)
+//	node: flags byte (1 dir, 2 ttl) | uvarint len, name | uvarint created |
+//	      uvarint modified | [ttl: 8 bytes LE unix nanos] |
+//	      file: uvarint len, value | dir: uvarint #children, node...
+const snapshotMagic = "CAIRNKV1"
+
+const (
+	flagDir = 1 << 0
+	flagTTL = 1 << 1
+
+	// maxDepth bounds recursion on restore; real keys are limited far below.
+	maxDepth = 1 << 14
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrBadSnapshot is returned by Restore for input that is not a complete,
+// intact store snapshot. The store is left unchanged.
+var ErrBadSnapshot = errors.New("store: bad snapshot")
+
+type snapshotBytes []byte
+
+func (b snapshotBytes) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// Snapshot encodes the whole tree into one buffer under the read lock. That
+// costs a pass over the tree on the apply path (see README for figures), but
+// the result is a flat byte slice: no pointers for the GC, roughly the size
+// of the keys and values, and immutable once returned.
+func (s *Store) Snapshot() Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	buf := make([]byte, 0, s.lastSnapshotSize.Load()+4096)
+	buf = append(buf, snapshotMagic...)
+	buf = binary.AppendUvarint(buf, s.index)
+	buf = appendChildren(buf, s.root)
+	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
+	s.lastSnapshotSize.Store(int64(len(buf)))
+	return snapshotBytes(buf)
+}
+
+func appendChildren(buf []byte, d *node) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(d.children)))
+	for _, c := range d.children {
+		buf = appendNode(buf, c)
+	}
+	return buf
+}
+
+func appendNode(buf []byte, n *node) []byte {
+	var flags byte
+	if n.isDir() {
+		flags |= flagDir
+	}
+	if !n.isPermanent() {
+		flags |= flagTTL
+	}
+	buf = append(buf, flags)
+	buf = binary.AppendUvarint(buf, uint64(len(n.name)))
+	buf = append(buf, n.name...)
+	buf = binary.AppendUvarint(buf, n.created)
+	buf = binary.AppendUvarint(buf, n.modified)
+	if flags&flagTTL != 0 {
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.expire))
+	}
+	if flags&flagDir != 0 {
+		return appendChildren(buf, n)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(n.value)))
+	return append(buf, n.value...)
+}
+
+// Restore replaces the whole store with a snapshot: tree, index and TTLs
+// (absolute expiry times, so nothing expires early or late because of the
+// restart). Every watcher is dropped (its channel closes) and the history is
+// cleared, so a watch from before the snapshot gets ErrEventIndexCleared
+// instead of a gap. The operation counters are kept.
+func (s *Store) Restore(r io.Reader) error {
+	d := &decoder{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
+	root, index, heap, err := d.decode()
+	if err != nil {
+		return err
+	}
+	heap.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.root, s.index, s.ttl = root, index, heap
+	s.hist = newHistory(index + 1)
+	s.hub.closeAll()
+	return nil
+}
+
+type decoder struct {
+	r       *bufio.Reader
+	crc     hash.Hash32
+	heap    ttlHeap
+	tmp     [8]byte
+	scratch []byte
+}
+
+func (d *decoder) fail(what string, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadSnapshot, what, err)
+	}
+	return fmt.Errorf("%w: %s", ErrBadSnapshot, what)
+}
+
+func (d *decoder) decode() (*node, uint64, ttlHeap, error) {
+	magic, err := d.bytes(len(snapshotMagic))
+	if err != nil || string(magic) != snapshotMagic {
+		return nil, 0, nil, d.fail("not a store snapshot", err)
+	}
+	index, err := d.uvarint()
+	if err != nil {
+		return nil, 0, nil, d.fail("index", err)
+	}
+	root := newDirNode("", 0, nil)
+	if err := d.children(root, 0); err != nil {
+		return nil, 0, nil, err
+	}
+	sum := d.crc.Sum32()
+	var trailer [4]byte
+	if _, err := io.ReadFull(d.r, trailer[:]); err != nil {
+		return nil, 0, nil, d.fail("checksum", err)
+	}
+	if binary.LittleEndian.Uint32(trailer[:]) != sum {
+		return nil, 0, nil, d.fail("checksum mismatch", nil)
+	}
+	if _, err := d.r.ReadByte(); err != io.EOF {
+		return nil, 0, nil, d.fail("trailing data", nil)
+	}
+	return root, index, d.heap, nil
+}
+
+func (d *decoder) children(dir *node, depth int) error {
+	if depth > maxDepth {
+		return d.fail("tree too deep", nil)
+	}
+	count, err := d.uvarint()
+	if err != nil {
+		return d.fail("child count", err)
+	}
+	for ; count > 0; count-- {
+		if err := d.node(dir, depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) node(parent *node, depth int) error {
+	flags, err := d.byte()
+	if err != nil {
+		return d.fail("node flags", err)
+	}
+	if flags&^(flagDir|flagTTL) != 0 {
+		return d.fail(fmt.Sprintf("unknown node flags %#x", flags), nil)
+	}
+	name, err := d.str()
+	if err != nil {
+		return d.fail("node name", err)
+	}
+	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
+		return d.fail(fmt.Sprintf("invalid node name %q", name), nil)
+	}
+	if _, dup := parent.children[name]; dup {
+		return d.fail(fmt.Sprintf("duplicate node name %q", name), nil)
+	}
+	created, err := d.uvarint()
+	if err != nil {
+		return d.fail("created index", err)
+	}
+	modified, err := d.uvarint()
+	if err != nil {
+		return d.fail("modified index", err)
+	}
+	var n *node
+	if flags&flagDir != 0 {
+		n = newDirNode(name, created, parent)
+	} else {
+		n = newFile(name, "", created, parent)
+	}
+	n.modified = modified
+	if flags&flagTTL != 0 {
+		b, err := d.bytes(8)
+		if err != nil {
+			return d.fail("expiry", err)
+		}
+		n.expire = int64(binary.LittleEndian.Uint64(b))
+		if len(d.heap) >= math.MaxInt32 {
+			return d.fail("too many TTL nodes", nil)
+		}
+		n.heapIdx = int32(len(d.heap))
+		d.heap = append(d.heap, n)
+	}
+	parent.children[name] = n
+	if n.isDir() {
+		return d.children(n, depth+1)
+	}
+	if n.value, err = d.str(); err != nil {
+		return d.fail("value", err)
+	}
+	return nil
+}
+
+func (d *decoder) byte() (byte, error) {
+	b, err := d.r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	d.tmp[0] = b
+	d.crc.Write(d.tmp[:1])
+	return b, nil
+}
+
+func (d *decoder) uvarint() (uint64, error) {
+	var x uint64
+	var shift uint
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		b, err := d.byte()
+		if err != nil {
+			return 0, err
+		}
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				return 0, errors.New("varint overflows 64 bits")
+			}
+			return x | uint64(b)<<shift, nil
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, errors.New("varint overflows 64 bits")
+}
+
+// bytes reads n bytes into a scratch buffer valid until the next read. The
+// buffer grows only as data actually arrives, so a corrupt length cannot
+// make Restore allocate more than the input holds.
+func (d *decoder) bytes(n int) ([]byte, error) {
+	const chunk = 1 << 20
+	d.scratch = d.scratch[:0]
+	for n > 0 {
+		m := min(n, chunk)
+		start := len(d.scratch)
+		d.scratch = slices.Grow(d.scratch, m)[:start+m]
+		if _, err := io.ReadFull(d.r, d.scratch[start:]); err != nil {
+			return nil, err
+		}
+		d.crc.Write(d.scratch[start:])
+		n -= m
+	}
+	return d.scratch, nil
+}
+
+func (d *decoder) str() (string, error) {
+	l, err := d.uvarint()
+	if err != nil {
+		return "", err
+	}
+	if l > math.MaxInt32 {
+		return "", fmt.Errorf("length %d too large", l)
+	}
+	b, err := d.bytes(int(l))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
