@@ -190,8 +190,9 @@ func runWorkers(ctx context.Context, cfg Config, cl *Client, keys *KeySpace, res
 				}
 				t0 := time.Now()
 				measured := !t0.Before(measureStart)
+				// Past the total a worker just stops: cancelling would abort
+				// the others' operations in flight and lose them.
 				if measured && cfg.Total > 0 && issued.Add(1) > cfg.Total {
-					cancel()
 					return
 				}
 				kind, ok := op(w)

@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startEtcd runs a single-member etcd with the v2 API on free loopback ports
+// and stops it when the test ends.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Skip("etcd binary not found in PATH (Debian: apt-get install etcd-server): skipping the run against a real etcd")
+	}
+	dir := t.TempDir()
+	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--name", "b1", "--data-dir", filepath.Join(dir, "data"), "--enable-v2=true",
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "b1="+peer, "--initial-cluster-token", "bench-test")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logf.Close()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(client + "/v2/keys/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return client
+			}
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("etcd exited: %v\n%s", err, log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("etcd did not serve /v2/keys within 20s")
+		}
+	}
+}
+
+func TestWorkloadsAgainstRealEtcd(t *testing.T) {
+	ep := startEtcd(t)
+	base := func(w Workload, prefix string) Config {
+		c := DefaultConfig()
+		c.Workload, c.Endpoints, c.KeyPrefix = w, []string{ep}, prefix
+		c.Clients, c.KeyCount, c.ValueSize = 4, 50, 64
+		return c
+	}
+	run := func(t *testing.T, c Config) *Result {
+		t.Helper()
+		res, err := Run(context.Background(), c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	t.Run("put total", func(t *testing.T) {
+		c := base(Put, "/t-put")
+		c.Total = 300
+		res := run(t, c)
+		if res.Ops != 300 || res.ErrTotal != 0 || res.Latency.Count != 300 {
+			t.Fatalf("ops %d errors %v latencies %d, want exactly 300 clean puts", res.Ops, res.Errors, res.Latency.Count)
+		}
+	})
+	for _, w := range []Workload{Get, SGet, Mixed} {
+		t.Run(string(w)+" preloaded", func(t *testing.T) {
+			c := base(w, "/t-"+string(w))
+			c.Duration = 300 * time.Millisecond
+			res := run(t, c)
+			if res.Ops == 0 || res.ErrTotal != 0 || res.OpsPerSec <= 0 {
+				t.Fatalf("ops %d errors %v", res.Ops, res.Errors)
+			}
+		})
+	}
+	t.Run("missing keys counted by etcd code", func(t *testing.T) {
+		c := base(Get, "/t-missing")
+		c.Preload, c.Total = false, 40
+		res := run(t, c)
+		if res.Ops != 0 || res.Errors["etcd-100"] != 40 || res.ErrTotal != 40 {
+			t.Fatalf("ops %d errors %v, want 40 etcd-100", res.Ops, res.Errors)
+		}
+	})
+	t.Run("sequential keys written once each", func(t *testing.T) {
+		c := base(Put, "/t-seq")
+		c.KeyOrder, c.Total = Sequential, int64(c.KeyCount)
+		run(t, c)
+		resp, err := http.Get(ep + "/v2/keys/t-seq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		if got := strings.Count(b.String(), `"key":"/t-seq/k`); got != c.KeyCount {
+			t.Fatalf("directory holds %d keys, want %d", got, c.KeyCount)
+		}
+	})
+	t.Run("cas", func(t *testing.T) {
+		c := base(CAS, "/t-cas")
+		c.KeyCount, c.Total = 8, 200
+		res := run(t, c)
+		// A stale prevIndex would fail with etcd-101: all 200 must succeed.
+		if res.Ops != 200 || res.ErrTotal != 0 {
+			t.Fatalf("ops %d errors %v", res.Ops, res.Errors)
+		}
+	})
+	for _, mode := range []string{"stream", "longpoll"} {
+		t.Run("watch "+mode, func(t *testing.T) {
+			c := base(Watch, "/t-watch-"+mode)
+			c.Watchers, c.Total, c.Rate, c.WatchMode = 3, 40, 400, mode
+			c.WatchPrefix = mode == "longpoll"
+			res := run(t, c)
+			if res.Writes != 40 || res.Ops != 120 || res.ErrTotal != 0 {
+				t.Fatalf("writes %d delivered %d errors %v, want 40 writes seen by 3 watchers", res.Writes, res.Ops, res.Errors)
+			}
+			if res.Latency.P50 <= 0 || res.Latency.Max > 5000 {
+				t.Fatalf("delivery latency %+v", res.Latency)
+			}
+		})
+	}
+}
