@@ -31,7 +31,7 @@ func TestPacerHoldsRateAcrossWorkers(t *testing.T) {
 }
 
 func TestPacerDoesNotBankIdleTime(t *testing.T) {
-	p := NewPacer(100) // 10 ms slots, burst 1
+	p := NewPacer(100)                             // 10 ms slots, burst 1
 	p.start = p.start.Add(-100 * time.Millisecond) // as if created and left idle 100 ms ago
 	start := time.Now()
 	for range 6 {
