@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/server"
+	"github.com/cairn-io/cairn/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const (
+	keysPrefix    = "/v2/keys"
+	membersPrefix = "/v2/members"
+
+	// headerForwarded marks a request a follower relayed to the leader; it is never relayed again.
+	headerForwarded = "X-Cairn-Forwarded"
+	// headerNotLeader tells the relaying follower that nothing was proposed and it may retry.
+	headerNotLeader = "X-Cairn-Not-Leader"
+	headerNode      = "X-Cairn-Node"
+)
+
+// Backend is what the HTTP layer needs from a node.
+type Backend interface {
+	Store() *store.Store
+	Name() string
+	MemberID() uint64
+	ClusterID() uint64
+	// RaftStatus is the applied raft index and the current term, for X-Raft-Index/Term.
+	RaftStatus() (index, term uint64)
+	// Propose replicates cmd through the log and returns the store's answer once applied here.
+	// It fails with raftnode.ErrNotLeader, having proposed nothing, when this node is not leader.
+	Propose(ctx context.Context, cmd *fsm.Command) (*store.Event, error)
+	// ReadBarrier returns once this node's store reflects every write acknowledged before the call.
+	ReadBarrier(ctx context.Context) error
+	// LeaderReadIndex is the read index a follower asks the leader for.
+	LeaderReadIndex(ctx context.Context) (uint64, error)
+	// WaitLeader returns the leader's peer URL, waiting while an election runs.
+	WaitLeader(ctx context.Context) (string, error)
+	Members() []server.MemberInfo
+	Leader() (server.MemberInfo, bool)
+	AddMember(ctx context.Context, peerURLs []string, learner bool) (server.MemberInfo, error)
+	RemoveMember(ctx context.Context, id uint64) error
+	UpdateMember(ctx context.Context, id uint64, peerURLs []string) error
+	PromoteMember(ctx context.Context, id uint64) error
+	Publish(ctx context.Context, m server.MemberInfo) error
+	SelfStats() any
+	LeaderStats() (any, error)
+	Health(ctx context.Context) error
+}
+
+// Config configures the handlers.
+type Config struct {
+	Limits Limits
+	// Serializable makes plain GETs local reads; quorum=true stays linearizable.
+	Serializable bool
+	// RequestTimeout bounds a write or a linearizable read, including waiting for a leader.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+	Registry       *prometheus.Registry
+}
+
+// Handler serves one node's client API.
+type Handler struct {
+	b       Backend
+	cfg     Config
+	log     *slog.Logger
+	fwd     *forwarder
+	metrics *metrics
+	mux     *http.ServeMux
+	peer    bool
+}
+
+// New returns the client-port handler.
+func New(b Backend, cfg Config) *Handler {
+	return newHandler(b, cfg, false)
+}
+
+// NewPeer returns the handler for the peer port: the leader-only requests that followers relay,
+// and the read index. It trusts its callers to be members, which the peer port's TLS enforces.
+func NewPeer(b Backend, cfg Config) *Handler {
+	return newHandler(b, cfg, true)
+}
+
+func newHandler(b Backend, cfg Config, peer bool) *Handler {
+	if cfg.Limits.MaxKeyBytes == 0 {
+		cfg.Limits = DefaultLimits
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux()}
+	h.fwd = newForwarder(b, cfg.RequestTimeout)
+	h.metrics = newMetrics(cfg.Registry, b)
+	if peer {
+		h.mux.HandleFunc(peerReadIndexPath, h.serveReadIndex)
+		h.mux.HandleFunc(peerClusterPath, h.servePeerCluster)
+		h.mux.HandleFunc(peerPublishPath, h.servePublish)
+	} else {
+		h.mux.HandleFunc("/version", h.serveVersion)
+		h.mux.HandleFunc("/health", h.serveHealth)
+		h.mux.HandleFunc("/v2/machines", h.serveMachines)
+		h.mux.HandleFunc("/v2/stats/self", h.serveSelfStats)
+		h.mux.HandleFunc("/v2/stats/store", h.serveStoreStats)
+		h.mux.HandleFunc("/v2/stats/leader", h.serveLeaderStats)
+		if cfg.Registry != nil {
+			h.mux.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+		}
+	}
+	return h
+}
+
+// ServeHTTP routes /v2/keys and /v2/members by prefix: http.ServeMux would clean "//" and ".."
+// out of key paths and redirect, hiding malformed keys that must be refused instead.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Headers", "accept, content-type, authorization")
+	hd.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set(headerNode, h.b.Name())
+	p := r.URL.Path
+	switch {
+	case p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/"):
+		hd.Set("X-Etcd-Cluster-Id", idString(h.b.ClusterID()))
+		h.serveKeys(w, r)
+	case p == membersPrefix || strings.HasPrefix(p, membersPrefix+"/"):
+		hd.Set("X-Etcd-Cluster-Id", idString(h.b.ClusterID()))
+		h.serveMembers(w, r)
+	default:
+		h.mux.ServeHTTP(w, r)
+	}
+}
+
+// idString renders ids as etcd does: lower-case hex without padding.
+func idString(id uint64) string { return strconv.FormatUint(id, 16) }
+
+func (h *Handler) setRaftHeaders(w http.ResponseWriter, etcdIndex uint64) {
+	ri, term := h.b.RaftStatus()
+	hd := w.Header()
+	hd.Set("X-Etcd-Index", strconv.FormatUint(etcdIndex, 10))
+	hd.Set("X-Raft-Index", strconv.FormatUint(ri, 10))
+	hd.Set("X-Raft-Term", strconv.FormatUint(term, 10))
+}
+
+func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ","))
+	http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+	return false
+}

@@ -1,0 +1,123 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/raftnode"
+	"github.com/cairn-io/cairn/internal/store"
+)
+
+func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodHead, http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete) {
+		return
+	}
+	start := time.Now()
+	form, body, err := readForm(r, h.cfg.Limits.MaxRequestBytes)
+	if err != nil {
+		writeKeyError(w, err)
+		return
+	}
+	kr, err := parseKeysRequest(r, form, h.cfg.Limits)
+	if err != nil {
+		writeKeyError(w, err)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if kr.wait {
+			h.serveWatch(w, r, kr)
+			return
+		}
+		h.serveGet(w, r, kr)
+		h.metrics.observe("get", start)
+	default:
+		h.serveWrite(w, r, kr, body)
+		h.metrics.observe("write", start)
+	}
+}
+
+func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, kr *keysRequest) {
+	linearizable := kr.quorum || (!kr.serializable && !h.cfg.Serializable)
+	if linearizable {
+		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+		err := h.b.ReadBarrier(ctx)
+		cancel()
+		if err != nil {
+			writeKeyError(w, err)
+			return
+		}
+	}
+	ev, err := h.b.Store().Get(kr.key, kr.recursive, kr.sorted, time.Now())
+	if err != nil {
+		writeKeyError(w, err)
+		return
+	}
+	h.writeEvent(w, r, ev, false)
+}
+
+func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysRequest, body []byte) {
+	cmd := kr.command()
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	defer cancel()
+	ev, err := h.b.Propose(ctx, cmd)
+	if errors.Is(err, raftnode.ErrNotLeader) {
+		if h.peer || r.Header.Get(headerForwarded) != "" {
+			// Relayed already: the follower picks the new leader and retries. Nothing was proposed.
+			w.Header().Set(headerNotLeader, "1")
+			writeMessage(w, http.StatusServiceUnavailable, errForwardLoop.Error())
+			return
+		}
+		h.fwd.forward(ctx, w, r, body)
+		return
+	}
+	if err != nil {
+		writeKeyError(w, err)
+		return
+	}
+	h.writeEvent(w, r, ev, kr.noValueOnSuccess)
+}
+
+// command builds the log entry; the leader stamps its time on it when proposing.
+func (kr *keysRequest) command() *fsm.Command {
+	c := &fsm.Command{
+		Key: kr.key, Value: kr.value, PrevValue: kr.prevValue, PrevIndex: kr.prevIndex,
+		PrevExist: kr.prevExist, Dir: kr.dir, Recursive: kr.recursive, Refresh: kr.refresh,
+		TTL: kr.ttl,
+	}
+	switch kr.method {
+	case http.MethodPut:
+		c.Type = fsm.CmdPut
+	case http.MethodPost:
+		c.Type = fsm.CmdPost
+	case http.MethodDelete:
+		c.Type = fsm.CmdDelete
+	}
+	return c
+}
+
+// writeEvent writes a successful keys answer. 201 marks a node that did not exist before, as
+// etcd does (create, and set without a previous node).
+func (h *Handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.Event, noValue bool) {
+	h.setRaftHeaders(w, ev.EtcdIndex)
+	w.Header().Set("Content-Type", "application/json")
+	status := http.StatusOK
+	if ev.Action == store.Create || (ev.Action == store.Set && ev.PrevNode == nil) {
+		status = http.StatusCreated
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if noValue {
+		switch ev.Action {
+		case store.Set, store.Create, store.Update, store.CompareAndSwap:
+			ev = &store.Event{Action: ev.Action, EtcdIndex: ev.EtcdIndex}
+		}
+	}
+	_ = json.NewEncoder(w).Encode(ev)
+}

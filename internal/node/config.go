@@ -1,0 +1,193 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/httpapi"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is everything one node needs. Field names follow etcd's flags.
+type Config struct {
+	Name                     string
+	DataDir                  string
+	ListenClientURLs         []string
+	AdvertiseClientURLs      []string
+	ListenPeerURLs           []string
+	InitialAdvertisePeerURLs []string
+	InitialCluster           string // name=peerURL,...
+	InitialClusterState      string // new or existing
+	InitialClusterToken      string
+	ForceNewCluster          bool
+
+	Limits            httpapi.Limits
+	ReadConsistency   string // linearizable (default) or serializable
+	RequestTimeout    time.Duration
+	// ElectionTimeout is how long a follower waits without hearing from a leader before it
+	// stands for election; the leader sends heartbeats ten times as often. 0 = raftnode default.
+	ElectionTimeout time.Duration
+	SnapshotCount     uint64        // applied entries between snapshots
+	SnapshotInterval  time.Duration // how often raft checks whether to snapshot
+	TrailingLogs      uint64        // log entries kept after a snapshot, for slow followers
+
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+
+	// ClientListener and PeerListener, when set, are used instead of listening on the URLs;
+	// tests pass listeners on port 0.
+	ClientListener net.Listener
+	PeerListener   net.Listener
+}
+
+// Defaults fills what the user left out with the embedded single-node defaults.
+func (c *Config) Defaults() {
+	if c.Name == "" {
+		c.Name = "default"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "cairn-data"
+	}
+	if len(c.ListenClientURLs) == 0 {
+		c.ListenClientURLs = []string{"http://127.0.0.1:2379"}
+	}
+	if len(c.AdvertiseClientURLs) == 0 {
+		c.AdvertiseClientURLs = c.ListenClientURLs
+	}
+	if len(c.ListenPeerURLs) == 0 {
+		c.ListenPeerURLs = []string{"http://127.0.0.1:2380"}
+	}
+	if len(c.InitialAdvertisePeerURLs) == 0 {
+		c.InitialAdvertisePeerURLs = c.ListenPeerURLs
+	}
+	if c.InitialCluster == "" {
+		c.InitialCluster = c.Name + "=" + strings.Join(c.InitialAdvertisePeerURLs, ",")
+	}
+	if c.InitialClusterState == "" {
+		c.InitialClusterState = "new"
+	}
+	if c.InitialClusterToken == "" {
+		c.InitialClusterToken = "cairn-cluster"
+	}
+	if c.Limits.MaxKeyBytes == 0 {
+		c.Limits.MaxKeyBytes = httpapi.DefaultLimits.MaxKeyBytes
+	}
+	if c.Limits.MaxValueBytes == 0 {
+		c.Limits.MaxValueBytes = httpapi.DefaultLimits.MaxValueBytes
+	}
+	if c.Limits.MaxRequestBytes == 0 {
+		c.Limits.MaxRequestBytes = httpapi.DefaultLimits.MaxRequestBytes
+	}
+	if c.ReadConsistency == "" {
+		c.ReadConsistency = "linearizable"
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = 100000
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 30 * time.Second
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate refuses a configuration that cannot work, with the flag to fix named.
+func (c *Config) Validate() error {
+	if c.InitialClusterState != "new" && c.InitialClusterState != "existing" {
+		return fmt.Errorf("--initial-cluster-state must be new or existing, not %q", c.InitialClusterState)
+	}
+	if c.ReadConsistency != "linearizable" && c.ReadConsistency != "serializable" {
+		return fmt.Errorf("--read-consistency must be linearizable or serializable, not %q", c.ReadConsistency)
+	}
+	for _, group := range []struct {
+		flag string
+		urls []string
+	}{
+		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
+		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.InitialAdvertisePeerURLs},
+	} {
+		for _, u := range group.urls {
+			if _, err := parseURL(u); err != nil {
+				return fmt.Errorf("%s: %v", group.flag, err)
+			}
+		}
+	}
+	cluster, err := ParseInitialCluster(c.InitialCluster)
+	if err != nil {
+		return fmt.Errorf("--initial-cluster: %v", err)
+	}
+	mine, ok := cluster[c.Name]
+	if !ok {
+		return fmt.Errorf("--initial-cluster has no member named %q (--name)", c.Name)
+	}
+	if !sameURLs(mine, c.InitialAdvertisePeerURLs) {
+		return fmt.Errorf("--initial-cluster gives %s=%s but --initial-advertise-peer-urls is %s",
+			c.Name, strings.Join(mine, ","), strings.Join(c.InitialAdvertisePeerURLs, ","))
+	}
+	return nil
+}
+
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL %q: %v", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+	}
+	if u.Hostname() == "" || u.Port() == "" {
+		return nil, fmt.Errorf("invalid URL %q: want scheme://host:port", s)
+	}
+	return u, nil
+}
+
+// ParseInitialCluster reads etcd's name=url[,name=url...] form; a name may repeat to give a
+// member several peer URLs.
+func ParseInitialCluster(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, u, ok := strings.Cut(part, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q is not name=peerURL", part)
+		}
+		if _, err := parseURL(u); err != nil {
+			return nil, err
+		}
+		out[name] = append(out[name], u)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty")
+	}
+	return out, nil
+}
+
+func sameURLs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		if !seen[x] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,276 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/httpapi"
+	"github.com/cairn-io/cairn/internal/raftnode"
+	"github.com/cairn-io/cairn/internal/server"
+	"github.com/cairn-io/cairn/internal/store"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Node is one running Cairn node.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	id     *identity
+	store  *store.Store
+	fsm    *fsm.FSM
+	raft   *raftnode.Node
+	server *server.Server
+
+	clientLns  []net.Listener
+	clientSrvs []*http.Server
+	peerSrv    *http.Server
+	// cancelWatches ends held watch requests so the client servers can drain.
+	cancelWatches context.CancelFunc
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start builds the node and starts serving. On error everything it opened is closed again.
+func Start(cfg Config) (n *Node, err error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("name", cfg.Name)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--data-dir: %v", err)
+	}
+	n = &Node{cfg: cfg, log: log}
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+
+	peerLn := cfg.PeerListener
+	if peerLn == nil {
+		if peerLn, err = listen(cfg.ListenPeerURLs[0]); err != nil {
+			return nil, fmt.Errorf("--listen-peer-urls: %v", err)
+		}
+	}
+	closers = append(closers, func() { peerLn.Close() })
+	if cfg.ClientListener != nil {
+		n.clientLns = []net.Listener{cfg.ClientListener}
+	} else {
+		for _, u := range cfg.ListenClientURLs {
+			ln, err := listen(u)
+			if err != nil {
+				return nil, fmt.Errorf("--listen-client-urls: %v", err)
+			}
+			n.clientLns = append(n.clientLns, ln)
+		}
+	}
+	closers = append(closers, func() {
+		for _, ln := range n.clientLns {
+			ln.Close()
+		}
+	})
+
+	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+	bootstrap, err := n.resolveIdentity(peerClient)
+	if err != nil {
+		return nil, err
+	}
+
+	n.store = store.New()
+	n.fsm = fsm.New(n.store)
+	advertise, err := hostPort(cfg.InitialAdvertisePeerURLs[0])
+	if err != nil {
+		return nil, err
+	}
+	n.raft, err = raftnode.New(raftnode.Config{
+		ID: server.MemberIDString(n.id.MemberID), Dir: filepath.Join(cfg.DataDir, "raft"),
+		Listener: peerLn, Advertise: advertise, Bootstrap: bootstrap,
+		SnapshotThreshold: cfg.SnapshotCount, SnapshotInterval: cfg.SnapshotInterval,
+		TrailingLogs: cfg.TrailingLogs, HeartbeatTimeout: cfg.ElectionTimeout,
+		ElectionTimeout: cfg.ElectionTimeout, Logger: log, FSM: n.fsm,
+		AppliedIndex: n.fsm.AppliedIndex,
+	})
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { n.raft.Shutdown() })
+	if err := n.id.save(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("saving member identity: %v", err)
+	}
+
+	n.server = server.New(server.Config{
+		Name: cfg.Name, MemberID: n.id.MemberID, ClusterID: n.id.ClusterID,
+		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
+		PeerScheme: scheme(cfg.InitialAdvertisePeerURLs[0]), PeerClient: peerClient, Logger: log,
+	}, n.fsm, n.raft)
+	n.server.Run()
+	closers = append(closers, n.server.Stop)
+
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg}
+	client := httpapi.New(n.server, hcfg)
+	hcfg.Registry = nil
+	peer := httpapi.NewPeer(n.server, hcfg)
+
+	watchCtx, cancel := context.WithCancel(context.Background())
+	n.cancelWatches = cancel
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	for _, ln := range n.clientLns {
+		srv := &http.Server{Handler: client, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			BaseContext: func(net.Listener) context.Context { return watchCtx }, ErrorLog: errLog}
+		n.clientSrvs = append(n.clientSrvs, srv)
+		go serve(log, srv, ln)
+	}
+	n.peerSrv = &http.Server{Handler: peer, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	go serve(log, n.peerSrv, n.raft.PeerHTTPListener())
+	log.Info("cairn node started", "member", server.MemberIDString(n.id.MemberID),
+		"cluster", server.MemberIDString(n.id.ClusterID), "client", strings.Join(n.ClientURLs(), ","),
+		"peer", advertise, "data-dir", cfg.DataDir)
+	return n, nil
+}
+
+func serve(log *slog.Logger, srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+	}
+}
+
+// resolveIdentity decides who this node is: the saved identity on restart; ids computed from
+// --initial-cluster for a new cluster (returning the bootstrap configuration); or ids learnt
+// from the running members when joining.
+func (n *Node) resolveIdentity(peerClient *http.Client) ([]raft.Server, error) {
+	cfg := n.cfg
+	id, err := loadIdentity(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if id != nil {
+		if id.Name != cfg.Name {
+			return nil, fmt.Errorf("--data-dir %s belongs to member %q, not %q (--name)", cfg.DataDir, id.Name, cfg.Name)
+		}
+		n.id = id
+		return nil, nil
+	}
+	cluster, _ := ParseInitialCluster(cfg.InitialCluster)
+	if cfg.InitialClusterState == "existing" {
+		var peers []string
+		for name, urls := range cluster {
+			if name != cfg.Name {
+				peers = append(peers, urls...)
+			}
+		}
+		if len(peers) == 0 {
+			return nil, fmt.Errorf("--initial-cluster-state existing needs the running members in --initial-cluster")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.RequestTimeout*2)
+		defer cancel()
+		n.id, err = joinIdentity(ctx, peerClient, peers, cfg.InitialAdvertisePeerURLs, cfg.Name)
+		return nil, err
+	}
+	var servers []raft.Server
+	var ids []uint64
+	for _, urls := range cluster {
+		mid := staticMemberID(urls, cfg.InitialClusterToken)
+		ids = append(ids, mid)
+		addr, err := hostPort(urls[0])
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(server.MemberIDString(mid)), Address: raft.ServerAddress(addr)})
+	}
+	n.id = &identity{Name: cfg.Name, MemberID: staticMemberID(cluster[cfg.Name], cfg.InitialClusterToken),
+		ClusterID: staticClusterID(ids, cfg.InitialClusterToken)}
+	return servers, nil
+}
+
+// Stop shuts down in order: client traffic first (held watches are ended), then raft, which
+// hands leadership to another voter when one is up, then the peer port.
+func (n *Node) Stop() error {
+	n.stopOnce.Do(func() {
+		n.cancelWatches()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for _, srv := range n.clientSrvs {
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+		}
+		n.server.Stop()
+		n.stopErr = n.raft.Shutdown()
+		n.peerSrv.Close()
+		n.log.Info("cairn node stopped")
+	})
+	return n.stopErr
+}
+
+// ClientURLs are the advertised client URLs, with the real port when a test listened on port 0.
+func (n *Node) ClientURLs() []string {
+	if n.cfg.ClientListener != nil {
+		return []string{"http://" + n.cfg.ClientListener.Addr().String()}
+	}
+	return n.cfg.AdvertiseClientURLs
+}
+
+// Server exposes the node's logic to in-process tests.
+func (n *Node) Server() *server.Server { return n.server }
+
+// Raft exposes the raft node to in-process tests.
+func (n *Node) Raft() *raftnode.Node { return n.raft }
+
+// Store exposes the node's store to in-process tests (read only by convention).
+func (n *Node) Store() *store.Store { return n.store }
+
+// FSM exposes the node's state machine to in-process tests.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Name is the member name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// MemberID is this node's member id.
+func (n *Node) MemberID() uint64 { return n.id.MemberID }
+
+func listen(rawURL string) (net.Listener, error) {
+	hp, err := hostPort(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return net.Listen("tcp", hp)
+}
+
+func hostPort(rawURL string) (string, error) {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return "", err
+	}
+	return u.Host, nil
+}
+
+func scheme(rawURL string) string {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return "http"
+	}
+	return u.Scheme
+}

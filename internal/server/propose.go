@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/raftnode"
+	"github.com/cairn-io/cairn/internal/store"
+)
+
+// Propose stamps the leader's clock on cmd (DESIGN rule 2: expiry follows the leader's time
+// carried in the log) and replicates it. It answers once the entry is applied here.
+func (s *Server) Propose(ctx context.Context, cmd *fsm.Command) (*store.Event, error) {
+	if !s.raft.IsLeader() {
+		return nil, raftnode.ErrNotLeader
+	}
+	cmd.Time = time.Now().UnixNano()
+	res, err := s.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return res.Event, res.Err
+}
+
+func (s *Server) apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error) {
+	resp, _, err := s.raft.Apply(ctx, cmd.Marshal())
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %v", ErrTimeout, err)
+		}
+		return nil, err
+	}
+	res, ok := resp.(*fsm.Result)
+	if !ok {
+		return nil, fmt.Errorf("unexpected apply response %T", resp)
+	}
+	return res, nil
+}

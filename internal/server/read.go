@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/raftnode"
+)
+
+// Peer paths this package calls; httpapi serves them.
+const (
+	readIndexPath = "/cairn/peer/v1/readindex"
+	publishPath   = "/cairn/peer/v1/publish"
+)
+
+// retryPause spaces retries while leadership moves; each caller's context bounds the total.
+const retryPause = 20 * time.Millisecond
+
+// ReadBarrier returns once this node has applied everything committed before the call, without
+// writing to the log: the leader confirms its leadership with a quorum (raftnode batches those
+// rounds over concurrent reads); a follower asks the leader for that index. A node cut off from
+// the majority cannot get an index and fails when ctx ends, instead of serving stale data.
+func (s *Server) ReadBarrier(ctx context.Context) error {
+	for {
+		var idx uint64
+		var err error
+		if s.raft.IsLeader() {
+			idx, err = s.raft.ReadIndex(ctx)
+			if errors.Is(err, raftnode.ErrNotLeader) {
+				continue
+			}
+		} else {
+			idx, err = s.askReadIndex(ctx)
+		}
+		if err != nil {
+			return s.timeoutErr(ctx, err)
+		}
+		if err := s.fsm.WaitApplied(ctx, idx); err != nil {
+			return s.timeoutErr(ctx, err)
+		}
+		return nil
+	}
+}
+
+// LeaderReadIndex serves a follower's request for a read index.
+func (s *Server) LeaderReadIndex(ctx context.Context) (uint64, error) {
+	return s.raft.ReadIndex(ctx)
+}
+
+func (s *Server) timeoutErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ErrTimeout) {
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	}
+	return err
+}
+
+type readIndexResponse struct {
+	Index uint64 `json:"index"`
+}
+
+// askReadIndex asks the current leader for its read index, following leadership changes
+// until ctx ends.
+func (s *Server) askReadIndex(ctx context.Context) (uint64, error) {
+	for {
+		leader, err := s.WaitLeader(ctx)
+		if err != nil {
+			return 0, err
+		}
+		idx, retry, err := s.readIndexFrom(ctx, leader)
+		if err == nil {
+			return idx, nil
+		}
+		if !retry || ctx.Err() != nil {
+			return 0, err
+		}
+		if !sleepCtx(ctx, retryPause) {
+			return 0, fmt.Errorf("%w: %v", ErrTimeout, err)
+		}
+	}
+}
+
+func (s *Server) readIndexFrom(ctx context.Context, leaderURL string) (idx uint64, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, leaderURL+readIndexPath, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	req.Header.Set("X-Etcd-Cluster-Id", strconv.FormatUint(s.cfg.ClusterID, 16))
+	resp, err := s.cfg.PeerClient.Do(req)
+	if err != nil {
+		return 0, true, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusPreconditionFailed {
+			return 0, false, fmt.Errorf("%w: %s", ErrClusterIDMismatch, body)
+		}
+		return 0, true, fmt.Errorf("read index from %s: %s: %s", leaderURL, resp.Status, body)
+	}
+	var out readIndexResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return 0, false, fmt.Errorf("read index from %s: %v", leaderURL, err)
+	}
+	return out.Index, false, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/raftnode"
+	"github.com/cairn-io/cairn/internal/store"
+)
+
+// Config describes this node to the server logic.
+type Config struct {
+	Name       string
+	MemberID   uint64
+	ClusterID  uint64
+	PeerURLs   []string
+	ClientURLs []string
+	// PeerScheme is "http" or "https": raft addresses carry host:port only.
+	PeerScheme string
+	// PeerClient reaches other members' peer ports (its transport carries the peer TLS).
+	PeerClient *http.Client
+	// ExpiryInterval is the longest the leader waits between two looks at the TTL heap.
+	ExpiryInterval time.Duration
+	Logger         *slog.Logger
+}
+
+// Server is one node's logic.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	fsm   *fsm.FSM
+	raft  *raftnode.Node
+	start time.Time
+
+	mu          sync.Mutex
+	leaderSince time.Time
+	lastLeader  string
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New wires the server over an FSM and a started raft node.
+func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ExpiryInterval == 0 {
+		cfg.ExpiryInterval = 100 * time.Millisecond
+	}
+	if cfg.PeerClient == nil {
+		cfg.PeerClient = &http.Client{}
+	}
+	if cfg.PeerScheme == "" {
+		cfg.PeerScheme = "http"
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
+		start: time.Now(), stop: make(chan struct{})}
+}
+
+// Run starts the background loops: TTL expiry (on the leader) and publishing this node's
+// attributes. Stop ends them.
+func (s *Server) Run() {
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.expiryLoop() }()
+	go func() { defer s.wg.Done(); s.publishLoop() }()
+}
+
+// Stop ends the background loops and waits for them.
+func (s *Server) Stop() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+}
+
+func (s *Server) Store() *store.Store { return s.store }
+func (s *Server) Name() string        { return s.cfg.Name }
+func (s *Server) MemberID() uint64    { return s.cfg.MemberID }
+func (s *Server) ClusterID() uint64   { return s.cfg.ClusterID }
+
+// RaftStatus is the applied raft index and the current term.
+func (s *Server) RaftStatus() (uint64, uint64) {
+	return s.fsm.AppliedIndex(), s.raft.Term()
+}
+
+// sleep waits d or until the server stops; false means stop.
+func (s *Server) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// stopContext is a context that ends when the server stops.
+func (s *Server) stopContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
