@@ -182,7 +182,7 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		Limits:          httpapi.Limits{MaxKeyBytes: f.MaxKeyBytes, MaxValueBytes: f.MaxValueBytes, MaxRequestBytes: f.MaxRequestBytes},
 		ReadConsistency: f.ReadConsistency, RequestTimeout: f.RequestTimeout,
 		ElectionTimeout: et,
-		SnapshotCount: f.SnapshotCount, SnapshotInterval: f.SnapshotInterval,
+		SnapshotCount:   f.SnapshotCount, SnapshotInterval: f.SnapshotInterval,
 		Logger: log,
 	}
 	c.Defaults()

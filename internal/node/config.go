@@ -25,15 +25,15 @@ type Config struct {
 	InitialClusterToken      string
 	ForceNewCluster          bool
 
-	Limits            httpapi.Limits
-	ReadConsistency   string // linearizable (default) or serializable
-	RequestTimeout    time.Duration
+	Limits          httpapi.Limits
+	ReadConsistency string // linearizable (default) or serializable
+	RequestTimeout  time.Duration
 	// ElectionTimeout is how long a follower waits without hearing from a leader before it
 	// stands for election; the leader sends heartbeats ten times as often. 0 = raftnode default.
-	ElectionTimeout time.Duration
-	SnapshotCount     uint64        // applied entries between snapshots
-	SnapshotInterval  time.Duration // how often raft checks whether to snapshot
-	TrailingLogs      uint64        // log entries kept after a snapshot, for slow followers
+	ElectionTimeout  time.Duration
+	SnapshotCount    uint64        // applied entries between snapshots
+	SnapshotInterval time.Duration // how often raft checks whether to snapshot
+	TrailingLogs     uint64        // log entries kept after a snapshot, for slow followers
 
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
