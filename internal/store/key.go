@@ -21,17 +21,18 @@ func ValidateKey(key string) error {
 // cleanKey validates key and returns it without its trailing "/" (except for
 // the root itself). Error.Index is left 0: callers fill in the store index.
 func cleanKey(key string) (string, *Error) {
+	orig := key
 	if key == "" || key[0] != '/' {
 		return "", newError(ErrInvalidKey, key, 0)
 	}
 	if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
 		return "", newError(ErrInvalidKey, key, 0)
 	}
-	if len(key) > 1 && key[len(key)-1] == '/' {
-		key = key[:len(key)-1]
-	}
 	if key == "/" {
 		return key, nil
+	}
+	if key[len(key)-1] == '/' {
+		key = key[:len(key)-1] // "//" becomes "/", refused as an empty element below
 	}
 	rest := key[1:]
 	for {
@@ -41,7 +42,7 @@ func cleanKey(key string) (string, *Error) {
 			elem = rest[:i]
 		}
 		if elem == "" || elem == "." || elem == ".." {
-			return "", newError(ErrInvalidKey, key, 0)
+			return "", newError(ErrInvalidKey, orig, 0)
 		}
 		if i < 0 {
 			return key, nil

@@ -132,26 +132,28 @@ func (h *hub) notify(e *Event) {
 		return
 	}
 	key := e.Node.Key
-	for i := 1; i <= len(key); i++ {
-		if i < len(key) && key[i] != '/' {
-			continue
+	h.notifyPath("/", key, e)
+	for i := 2; i <= len(key); i++ {
+		if i == len(key) || key[i] == '/' {
+			h.notifyPath(key[:i], key, e)
 		}
-		p := key[:i]
-		if i == 1 {
-			p = "/"
+	}
+}
+
+// notifyPath delivers e (an event at key) to the watchers of p, which is key
+// itself or one of its ancestors.
+func (h *hub) notifyPath(p, key string, e *Event) {
+	l := h.paths[p]
+	if l == nil {
+		return
+	}
+	exact := p == key
+	for w := l.head; w != nil; {
+		next := w.next
+		if exact || (w.recursive && !hiddenBelow(p, key)) {
+			h.deliver(w, e)
 		}
-		l := h.paths[p]
-		if l == nil {
-			continue
-		}
-		exact := p == key
-		for w := l.head; w != nil; {
-			next := w.next
-			if exact || (w.recursive && !hiddenBelow(p, key)) {
-				h.deliver(w, e)
-			}
-			w = next
-		}
+		w = next
 	}
 }
 
