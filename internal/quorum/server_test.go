@@ -287,12 +287,12 @@ func TestCloseStopsServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
+	case <-s.done:
 	default:
 		t.Fatal("Close returned before Serve did")
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
 
