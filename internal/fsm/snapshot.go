@@ -1,0 +1,132 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cairn-io/cairn/internal/store"
+)
+
+// Snapshot stream layout (one stream, so the three parts can never disagree):
+//
+//	magic "CAIRNSNP" | version byte | applied index (8 bytes BE) |
+//	member count (uvarint) | each member: uvarint length + Member encoding |
+//	the store's own snapshot, to the end of the stream.
+const (
+	snapshotMagic   = "CAIRNSNP"
+	snapshotVersion = 1
+)
+
+// ErrBadSnapshot is wrapped by every Restore failure caused by the stream's content.
+var ErrBadSnapshot = errors.New("fsm: bad snapshot")
+
+type fsmSnapshot struct {
+	applied uint64
+	members []Member
+	store   store.Snapshot
+}
+
+// Snapshot captures the state on the apply goroutine; the returned value is
+// immutable and Persist does the I/O while applies go on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	members := make([]Member, 0, len(f.members))
+	for _, m := range f.members {
+		members = append(members, m) // the map values are never mutated in place
+	}
+	f.mu.RUnlock()
+	return &fsmSnapshot{applied: f.applied.load(), members: members, store: f.st.Snapshot()}, nil
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.writeTo(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) writeTo(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	hdr := make([]byte, 0, 64)
+	hdr = append(hdr, snapshotMagic...)
+	hdr = append(hdr, snapshotVersion)
+	hdr = binary.BigEndian.AppendUint64(hdr, s.applied)
+	hdr = binary.AppendUvarint(hdr, uint64(len(s.members)))
+	if _, err := bw.Write(hdr); err != nil {
+		return err
+	}
+	for i := range s.members {
+		enc := s.members[i].appendTo(nil)
+		if _, err := bw.Write(binary.AppendUvarint(nil, uint64(len(enc)))); err != nil {
+			return err
+		}
+		if _, err := bw.Write(enc); err != nil {
+			return err
+		}
+	}
+	if _, err := s.store.WriteTo(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+// restore parses the header and members, then hands the rest of the stream
+// to the store. State is replaced only by the store; the caller swaps the
+// member table and index after success.
+func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	hdr := make([]byte, len(snapshotMagic)+1+8)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		return 0, nil, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+	}
+	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
+		return 0, nil, fmt.Errorf("%w: not a cairn snapshot", ErrBadSnapshot)
+	}
+	if v := hdr[len(snapshotMagic)]; v != snapshotVersion {
+		return 0, nil, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, v)
+	}
+	applied := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+1:])
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: member count: %v", ErrBadSnapshot, err)
+	}
+	members := make(map[uint64]Member)
+	for i := uint64(0); i < n; i++ {
+		size, err := binary.ReadUvarint(br)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
+		}
+		if size > maxMemberSize {
+			return 0, nil, fmt.Errorf("%w: member %d of %d bytes", ErrBadSnapshot, i, size)
+		}
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return 0, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
+		}
+		d := decoder{b: buf}
+		m := d.member()
+		if d.err == nil && len(d.b) != 0 {
+			d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+		}
+		if d.err != nil {
+			return 0, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, d.err)
+		}
+		members[m.ID] = *m
+	}
+	if err := f.st.Restore(br); err != nil {
+		return 0, nil, fmt.Errorf("fsm: restore store: %w", err)
+	}
+	return applied, members, nil
+}
+
+// maxMemberSize bounds one member record so a corrupt length cannot make
+// Restore allocate gigabytes.
+const maxMemberSize = 1 << 20
