@@ -33,12 +33,19 @@ for i in 0 1 2; do
   pids+=($!)
 done
 for i in 0 1 2; do
+  ok=""
   for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:${client[$i]}/health" >/dev/null && break
+    if curl -sf "http://127.0.0.1:${client[$i]}/health" >/dev/null; then ok=1; break; fi
+    kill -0 "${pids[$i]}" 2>/dev/null || break
     sleep 0.1
   done
+  if [ -z "$ok" ]; then
+    echo "${names[$i]} did not become healthy; its log ends with:" >&2
+    tail -n 5 "$base/${names[$i]}.log" >&2
+    exit 1
+  fi
 done
 echo "cluster up: http://127.0.0.1:2379, http://127.0.0.1:22379, http://127.0.0.1:32379 (logs in $base/)"
 echo "try: ETCDCTL_API=2 etcdctl --endpoints http://127.0.0.1:2379 member list"
-wait -n "${pids[@]}" || true
+wait -n || true
 echo "a node exited; stopping the cluster (see $base/*.log)"
