@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# bench-compare.sh: etcd 3.4 (v2 API) and Cairn side by side on this machine.
+#
+# Starts a three-member etcd and a three-node Cairn cluster on loopback, runs
+# every cairn-bench workload on each in alternation (A B A B) at each client
+# count, measures server RSS after loading many keys and the time a restarted
+# node takes to serve again, then prints each figure for both systems with the
+# ratio Cairn/etcd. Every process it starts is stopped on exit.
+#
+# Environment (defaults in brackets):
+#   QUICK=1            a ~2-minute run: short workloads, smaller key loads
+#   SYSTEMS            "etcd cairn" [auto: etcd, plus cairn when ./cmd/cairnd builds]
+#   WORKLOADS          ["put get sget mixed cas watch"]
+#   CLIENTS            client counts ["16 64"]
+#   REPS               runs per system, alternating [2]
+#   DURATION, WARMUP   per run [10s, 2s; quick: 1500ms, 300ms]
+#   KEY_COUNT          keys the workloads touch [10000; quick: 2000]
+#   VALUE_SIZE         [256]
+#   READ_RATIO         mixed workload's reads [0.9]
+#   WATCH_RATE         watch writer puts/s [200]
+#   LOAD_KEYS          key counts after which RSS is read ["100000 1000000"; quick: "20000 50000"]
+#                      the node restart is timed holding the last of them
+#   LOAD_CLIENTS       clients used to load keys [64]
+#   BASE_PORT          first of 12 consecutive loopback ports [first free from 42379]
+#   OUT                result directory [a new mktemp directory]; results.jsonl and logs go there
+#   KEEP_DATA=1        keep the servers' data directories
+#   CAIRND_EXTRA_ARGS  extra cairnd flags for every node; "{n}" becomes the node number 1..3
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if [[ "${QUICK:-0}" == 1 ]]; then
+	: "${DURATION:=1500ms}" "${WARMUP:=300ms}" "${KEY_COUNT:=2000}" "${LOAD_KEYS:=20000 50000}"
+fi
+: "${WORKLOADS:=put get sget mixed cas watch}" "${CLIENTS:=16 64}" "${REPS:=2}"
+: "${DURATION:=10s}" "${WARMUP:=2s}" "${KEY_COUNT:=10000}" "${VALUE_SIZE:=256}" "${READ_RATIO:=0.9}"
+: "${WATCH_RATE:=200}" "${LOAD_KEYS:=100000 1000000}" "${LOAD_CLIENTS:=64}" "${SYSTEMS:=auto}"
+: "${CAIRND_EXTRA_ARGS:=}"
+OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")}
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---- processes: every PID we start is recorded and stopped on exit ----
+declare -A PID=()   # node name -> pid
+declare -A ARGS=()  # node name -> command line (for restarts)
+declare -A CURL=()  # node name -> client URL
+DATA_DIRS=()
+
+stop_node() {
+	local name=$1 pid=${PID[$1]:-}
+	[[ -n "$pid" ]] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 150); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null || true
+	PID[$name]=""
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	for name in "${!PID[@]}"; do stop_node "$name"; done
+	if [[ "${KEEP_DATA:-0}" != 1 ]]; then
+		for d in "${DATA_DIRS[@]}"; do rm -rf "$d"; done
+	fi
+	log "results and logs in $OUT"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_node() { # name logfile binary args...
+	local name=$1 logf=$2
+	shift 2
+	ARGS[$name]="$*"
+	"$@" >>"$logf" 2>&1 &
+	PID[$name]=$!
+}
+
+# rss_kib PID: resident set size from /proc, in KiB.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# wait_serving URL KEY QUERY TIMEOUT_S: poll until GET URL/v2/keys/KEY?QUERY
+# answers 200 (with the serializable query, the node itself serves it).
+# Prints the seconds waited.
+wait_serving() {
+	local url=$1 key=$2 query=$3 limit=$4 start now
+	start=$(date +%s.%N)
+	while :; do
+		if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url/v2/keys$key?$query") == 200 ]]; then
+			now=$(date +%s.%N)
+			awk -v a="$start" -v b="$now" 'BEGIN {printf "%.3f\n", b - a}'
+			return 0
+		fi
+		now=$(date +%s.%N)
+		if awk -v a="$start" -v b="$now" -v l="$limit" 'BEGIN {exit !(b - a > l)}'; then
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_base_port() {
+	local p=${BASE_PORT:-42379} i ok
+	while ((p < 60000)); do
+		ok=1
+		for i in $(seq 0 11); do port_free $((p + i)) || { ok=0; break; }; done
+		((ok)) && { echo "$p"; return; }
+		p=$((p + 12))
+	done
+	die "no 12 free consecutive ports"
+}
+
+# ---- tools ----
+if ! command -v etcd >/dev/null; then
+	log "etcd missing: installing Debian's etcd-server"
+	SUDO=""
+	[[ $(id -u) == 0 ]] || SUDO=sudo
+	$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q etcd-server etcd-client
+fi
+etcd --version | head -1 >&2
+command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
+command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+
+mkdir -p bin
+log "building cairn-bench"
+go build -o bin/cairn-bench ./cmd/cairn-bench
+BENCH=$ROOT/bin/cairn-bench
+
+if [[ "$SYSTEMS" == auto ]]; then
+	SYSTEMS=etcd
+	if [[ -d cmd/cairnd ]] && go build -o bin/cairnd ./cmd/cairnd 2>"$OUT/cairnd-build.log"; then
+		SYSTEMS="etcd cairn"
+	else
+		log "cairnd does not build yet (see $OUT/cairnd-build.log): measuring etcd only"
+	fi
+elif [[ " $SYSTEMS " == *" cairn "* ]]; then
+	log "building cairnd"
+	go build -o bin/cairnd ./cmd/cairnd
+fi
+
+# ---- clusters ----
+BASE=$(pick_base_port)
+declare -A ENDPOINTS=()
+sys_index=0
+for sys in $SYSTEMS; do
+	initial="" token="bench-$sys-$$"
+	for n in 1 2 3; do
+		peer=$((BASE + sys_index * 6 + n * 2 - 1))
+		initial+="${initial:+,}$sys$n=http://127.0.0.1:$peer"
+	done
+	eps=""
+	for n in 1 2 3; do
+		name=$sys$n
+		client=$((BASE + sys_index * 6 + n * 2 - 2))
+		peer=$((client + 1))
+		data=$OUT/$name.data
+		DATA_DIRS+=("$data")
+		rm -rf "$data"
+		CURL[$name]=http://127.0.0.1:$client
+		eps+="${eps:+,}http://127.0.0.1:$client"
+		args=(--name "$name" --data-dir "$data"
+			--listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client"
+			--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer"
+			--initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token "$token")
+		if [[ $sys == etcd ]]; then
+			start_node "$name" "$OUT/$name.log" etcd "${args[@]}" --enable-v2=true
+		else
+			# shellcheck disable=SC2086 # extra args are words on purpose
+			start_node "$name" "$OUT/$name.log" "$ROOT/bin/cairnd" "${args[@]}" ${CAIRND_EXTRA_ARGS//\{n\}/$n}
+		fi
+	done
+	ENDPOINTS[$sys]=$eps
+	sys_index=$((sys_index + 1))
+done
+for sys in $SYSTEMS; do
+	for n in 1 2 3; do
+		# A successful write through every member proves a leader and a quorum.
+		for _ in $(seq 1 300); do
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -XPUT "${CURL[$sys$n]}/v2/keys/ready" -d value=1 || true)
+			[[ $code == 200 || $code == 201 ]] && break
+			kill -0 "${PID[$sys$n]}" 2>/dev/null || die "$sys$n exited; see $OUT/$sys$n.log"
+			sleep 0.1
+		done
+		[[ $code == 200 || $code == 201 ]] || die "$sys$n does not accept writes; see $OUT/$sys$n.log"
+	done
+	log "$sys cluster up: ${ENDPOINTS[$sys]}"
+done
+
+bench() { # system workload args...
+	local sys=$1 wl=$2
+	shift 2
+	"$BENCH" "$wl" --label "$sys" --target "$sys" --endpoints "${ENDPOINTS[$sys]}" \
+		--value-size "$VALUE_SIZE" --json --progress=false "$@"
+}
+
+# ---- workloads, alternating systems ----
+for sys in $SYSTEMS; do
+	log "$sys: preloading $KEY_COUNT keys"
+	bench "$sys" put --key-order sequential --total "$KEY_COUNT" --key-count "$KEY_COUNT" --clients 64 >/dev/null
+done
+for wl in $WORKLOADS; do
+	for c in $CLIENTS; do
+		extra=(--clients "$c" --key-count "$KEY_COUNT" --duration "$DURATION" --warmup "$WARMUP" --preload=false)
+		case $wl in
+		mixed) extra+=(--read-ratio "$READ_RATIO") ;;
+		watch) extra+=(--watchers "$c" --rate "$WATCH_RATE") ;;
+		esac
+		for rep in $(seq 1 "$REPS"); do
+			for sys in $SYSTEMS; do
+				log "$wl clients=$c run $rep/$REPS on $sys"
+				bench "$sys" "$wl" "${extra[@]}" | tee -a "$RESULTS" |
+					jq -r '"  \(.ops_per_s|floor) ops/s  p50 \(.latency.p50_ms) ms  p99 \(.latency.p99_ms) ms  errors \(.errors_total)"' >&2
+			done
+		done
+	done
+done
+
+# ---- memory with many keys, and restart time ----
+metric() { # system name value unit
+	jq -cn --arg l "$1" --arg m "$2" --argjson v "$3" --arg u "$4" '{label:$l, metric:$m, value:$v, unit:$u}' >>"$RESULTS"
+	log "$1 $2 = $3 $4"
+}
+last_load=0
+for keys in $LOAD_KEYS; do
+	for sys in $SYSTEMS; do
+		log "$sys: loading $keys keys under /load"
+		bench "$sys" put --key-prefix /load --key-order sequential --total "$keys" --key-count "$keys" \
+			--clients "$LOAD_CLIENTS" >>"$OUT/load.jsonl"
+		max=0 sum=0
+		for n in 1 2 3; do
+			r=$(rss_kib "${PID[$sys$n]}")
+			sum=$((sum + r))
+			((r > max)) && max=$r
+		done
+		metric "$sys" "rss_max_member_${keys}_keys" "$(awk -v k="$max" 'BEGIN {printf "%.1f", k / 1024}')" MiB
+		metric "$sys" "rss_sum_3_members_${keys}_keys" "$(awk -v k="$sum" 'BEGIN {printf "%.1f", k / 1024}')" MiB
+	done
+	last_load=$keys
+done
+if ((last_load > 0)); then
+	for sys in $SYSTEMS; do
+		name=${sys}3
+		# cairn-bench names key i "k" plus i zero-padded to 15 digits (--key-size 16).
+		last_key=$(printf '/load/k%015d' $((last_load - 1)))
+		log "$sys: restarting $name holding $last_load keys"
+		stop_node "$name"
+		# shellcheck disable=SC2086 # ARGS holds the original command line
+		start_node "$name" "$OUT/$name.log" ${ARGS[$name]}
+		query=""
+		[[ $sys == cairn ]] && query=consistency=serializable
+		secs=$(wait_serving "${CURL[$name]}" "$last_key" "$query" 600) || die "$name did not serve $last_key within 600s after restart"
+		metric "$sys" "restart_to_serving_${last_load}_keys" "$secs" s
+	done
+fi
+
+# ---- report ----
+{
+	echo
+	echo "== $(date -u '+%F %T UTC'), $(nproc) cores, $(etcd --version | head -1)"
+	echo "== workloads: $WORKLOADS; clients: $CLIENTS; $REPS runs each alternating; duration $DURATION, warmup $WARMUP; $KEY_COUNT keys, ${VALUE_SIZE}-byte values"
+	"$BENCH" report --a etcd --b cairn "$RESULTS"
+} | tee "$OUT/report.txt"
