@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +26,7 @@ func freePort(t *testing.T) int {
 
 // startEtcd runs a single-member etcd with the v2 API on free loopback ports
 // and stops it when the test ends.
-func startEtcd(t *testing.T) string {
+func startEtcd(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
@@ -167,5 +167,29 @@ func TestWorkloadsAgainstRealEtcd(t *testing.T) {
 				t.Fatalf("delivery latency %+v", res.Latency)
 			}
 		})
+	}
+}
+
+// BenchmarkConnGet shows the generator's own cost per request (allocations and
+// CPU) against a real etcd: go test -run x -bench ConnGet ./internal/bench
+func BenchmarkConnGet(b *testing.B) {
+	ep := startEtcd(b)
+	cl, err := NewClient([]string{ep}, 1, time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	c := cl.NewConn(context.Background(), 0)
+	form := append([]byte("value="), Value(newRand(1), 256)...)
+	if _, err := c.Do(http.MethodPut, "/b/k", "", form); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := c.Do(http.MethodGet, "/b/k", "", nil)
+		if err != nil || resp.Status != http.StatusOK {
+			b.Fatalf("status %d err %v", resp.Status, err)
+		}
 	}
 }

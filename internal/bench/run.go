@@ -32,6 +32,7 @@ type Result struct {
 	Ops       int64          `json:"ops"`
 	OpsPerSec float64        `json:"ops_per_s"`
 	Writes    int64          `json:"writes,omitempty"` // watch: the writer's puts
+	ClientCPU float64        `json:"client_cpu_cores"` // cores the generator used during the run
 	Errors    ErrorCounts    `json:"errors"`
 	ErrTotal  int64          `json:"errors_total"`
 	Latency   LatencySummary `json:"latency"`
@@ -81,14 +82,20 @@ func Run(ctx context.Context, cfg Config, progress ProgressFunc) (*Result, error
 	}
 	if cfg.Workload == Watch {
 		res.Watchers = cfg.Watchers
-		return res, runWatch(ctx, cfg, cl, keys, res, progress)
+		m := startCPU()
+		err := runWatch(ctx, cfg, cl, keys, res, progress)
+		res.ClientCPU = m.cores()
+		return res, err
 	}
 	if cfg.Preload && cfg.Workload != Put {
 		if err := Preload(ctx, cl, keys, cfg.Clients, cfg.ValueSize); err != nil {
 			return nil, err
 		}
 	}
-	return res, runWorkers(ctx, cfg, cl, keys, res, progress)
+	m := startCPU()
+	err = runWorkers(ctx, cfg, cl, keys, res, progress)
+	res.ClientCPU = m.cores()
+	return res, err
 }
 
 // Preload writes every key once with clients workers, so reads find them.
