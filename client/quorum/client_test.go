@@ -283,3 +283,17 @@ func TestQueryPicksHighestIndexAndChecksCoherence(t *testing.T) {
 		t.Fatalf("error status: got %+v, %v; want the reply and ErrStatus", r, err)
 	}
 }
+
+func TestSendRequestFailsWhenNothingCanBeSent(t *testing.T) {
+	c, err := NewClient(key, []string{"127.0.0.1", "127.0.0.2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // every send now fails
+	if _, err := c.SendRequest(Request{Type: QueryPing}, 0, false); err == nil {
+		t.Fatal("SendRequest succeeded though no packet left")
+	}
+	if _, err := c.Query(context.Background(), Request{Type: QueryPing}); err == nil {
+		t.Fatal("Query succeeded though no packet left")
+	}
+}

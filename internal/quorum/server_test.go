@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"bad address", Config{Key: testKey, ListenAddr: "127.0.0.1:99999"}, src, "listen"},
 		{"tiny packets", Config{Key: testKey, ListenAddr: "127.0.0.1:0", MaxPacketSize: 10}, src, "max packet size"},
 		{"negative window", Config{Key: testKey, ListenAddr: "127.0.0.1:0", Window: -time.Second}, src, "window"},
+		{"negative cache", Config{Key: testKey, ListenAddr: "127.0.0.1:0", ReplayCacheSize: -1}, src, "replay cache"},
 	}
 	for _, tc := range cases {
 		s, err := New(tc.cfg, tc.src)
@@ -303,5 +305,43 @@ func TestMembersEncodingIsStable(t *testing.T) {
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) {
 		t.Fatalf("same membership encodes differently:\n%s\n%s", ja, jb)
+	}
+}
+
+func TestMetricsGoToTheGivenRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := startServer(t, Config{Registerer: reg}, newMemSource("n1", 1))
+	newRawPeer(t, s, testKey).ask(wire.QueryPing, "")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "cairn_quorum_replies_total" && mf.GetMetric()[0].GetCounter().GetValue() == 1 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("cairn_quorum_replies_total not 1 on the given registry")
+	}
+	// A second server on the same registry would silently share or lose counters.
+	if s2, err := New(Config{Key: testKey, ListenAddr: "127.0.0.1:0", Registerer: reg}, newMemSource("n2", 1)); err == nil {
+		s2.Close()
+		t.Fatal("second server registered the same metrics without error")
+	}
+}
+
+func TestReplySendFailureIsCounted(t *testing.T) {
+	s, err := New(Config{Key: testKey, ListenAddr: "127.0.0.1:0"}, newMemSource("n1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := &rawPeer{t: t, codec: goodCodec(t)}
+	pkt, _ := p.request(time.Now(), wire.QueryPing, "")
+	s.handle(pkt, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0)) // port 0: unsendable
+	if st := s.Stats(); st.SendErrors != 1 || st.Answered != 0 {
+		t.Fatalf("Stats = %+v, want one send error and nothing answered", st)
 	}
 }
