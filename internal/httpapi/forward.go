@@ -22,9 +22,12 @@ type forwarder struct {
 // own deadline bounds the total.
 const retryPause = 20 * time.Millisecond
 
-func newForwarder(b Backend, timeout time.Duration) *forwarder {
+func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error)) *forwarder {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dial,
 		MaxIdleConns:        1024,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,

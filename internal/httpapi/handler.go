@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,6 +65,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
 	Registry       *prometheus.Registry
+	// PeerDial opens connections to other members (nil: the standard dialer).
+	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Handler serves one node's client API.
@@ -99,7 +102,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux()}
-	h.fwd = newForwarder(b, cfg.RequestTimeout)
+	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial)
 	h.metrics = newMetrics(cfg.Registry, b)
 	if peer {
 		h.mux.HandleFunc(peerReadIndexPath, h.serveReadIndex)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,6 +38,10 @@ type Config struct {
 
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+
+	// PeerDial, when set, opens every connection to another member (raft and peer HTTP);
+	// internal/testcluster routes them through its switchable network to cut partitions.
+	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// ClientListener and PeerListener, when set, are used instead of listening on the URLs;
 	// tests pass listeners on port 0.

@@ -87,7 +87,8 @@ func Start(cfg Config) (n *Node, err error) {
 		}
 	})
 
-	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
+		DialContext: cfg.PeerDial}}
 	bootstrap, err := n.resolveIdentity(peerClient)
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func Start(cfg Config) (n *Node, err error) {
 		SnapshotThreshold: cfg.SnapshotCount, SnapshotInterval: cfg.SnapshotInterval,
 		TrailingLogs: cfg.TrailingLogs, HeartbeatTimeout: cfg.ElectionTimeout,
 		ElectionTimeout: cfg.ElectionTimeout, Logger: log, FSM: n.fsm,
-		AppliedIndex: n.fsm.AppliedIndex,
+		AppliedIndex: n.fsm.AppliedIndex, Dial: cfg.PeerDial,
 	})
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func Start(cfg Config) (n *Node, err error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg}
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial}
 	client := httpapi.New(n.server, hcfg)
 	hcfg.Registry = nil
 	peer := httpapi.NewPeer(n.server, hcfg)
@@ -273,4 +274,18 @@ func scheme(rawURL string) string {
 		return "http"
 	}
 	return u.Scheme
+}
+
+// Kill stops the node abruptly, as a crash would look to its peers and clients: connections are
+// dropped and leadership is not handed off. In-process test clusters use it.
+func (n *Node) Kill() {
+	n.stopOnce.Do(func() {
+		n.cancelWatches()
+		for _, srv := range n.clientSrvs {
+			srv.Close()
+		}
+		n.peerSrv.Close()
+		n.server.Stop()
+		n.stopErr = n.raft.Kill()
+	})
 }

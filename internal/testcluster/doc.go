@@ -1,0 +1,9 @@
+// Package testcluster runs clusters of real Cairn nodes inside one test process: each node is
+// the full node wiring (raft over real TCP on 127.0.0.1, HTTP on its own port, data in a
+// temporary directory). Every integration test uses it.
+//
+// It owns the switchable network between the nodes (Partition, Isolate, Heal) and the node
+// lifecycle (Kill, Stop, Restart). It must never reach into a node's state to make a test pass:
+// tests observe nodes through their HTTP ports, and poll for conditions with CheckFor instead
+// of sleeping.
+package testcluster
