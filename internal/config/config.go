@@ -30,6 +30,12 @@ type Flags struct {
 	InitialClusterToken      string
 	ForceNewCluster          bool
 
+	ClusterName                  string
+	RackID                       int
+	AdvertiseAlternateClientURLs []string
+	ListenQuorumURL              string
+	QuorumHMACKeyFile            string
+
 	MaxKeyBytes      int
 	MaxValueBytes    int
 	MaxRequestBytes  int64
@@ -56,6 +62,11 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.InitialClusterState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one after `member add`")
 	fs.StringVar(&f.InitialClusterToken, "initial-cluster-token", "cairn-cluster", "token that keeps clusters bootstrapped from the same URLs apart")
 	fs.BoolVar(&f.ForceNewCluster, "force-new-cluster", false, "disaster recovery: restart this member's data as a one-member cluster (see docs/operations.md)")
+	fs.StringVar(&f.ClusterName, "cluster-name", "", "cluster name that clients may check before trusting a node (ValidateClusterNameIs)")
+	fs.IntVar(&f.RackID, "rack-id", 0, "this member's rack (failure domain); clients can prefer racks for reads")
+	fs.StringSliceVar(&f.AdvertiseAlternateClientURLs, "advertise-alternate-client-urls", nil, "client URLs for clients on another network (behind NAT, outside Kubernetes)")
+	fs.StringVar(&f.ListenQuorumURL, "listen-quorum-url", "udp://127.0.0.1:2381", "UDP address for signed quorum queries (only with --quorum-hmac-key-file)")
+	fs.StringVar(&f.QuorumHMACKeyFile, "quorum-hmac-key-file", "", "file holding the shared HMAC key for quorum queries; without it the UDP port stays closed")
 	fs.IntVar(&f.MaxKeyBytes, "max-key-bytes", httpapi.DefaultLimits.MaxKeyBytes, "longest key path accepted, in bytes")
 	fs.IntVar(&f.MaxValueBytes, "max-value-bytes", httpapi.DefaultLimits.MaxValueBytes, "largest value accepted, in bytes")
 	fs.Int64Var(&f.MaxRequestBytes, "max-request-bytes", httpapi.DefaultLimits.MaxRequestBytes, "largest request body accepted, in bytes")
@@ -179,6 +190,8 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		ListenPeerURLs: f.ListenPeerURLs, InitialAdvertisePeerURLs: f.InitialAdvertisePeerURLs,
 		InitialCluster: f.InitialCluster, InitialClusterState: f.InitialClusterState,
 		InitialClusterToken: f.InitialClusterToken, ForceNewCluster: f.ForceNewCluster,
+		ClusterName: f.ClusterName, RackID: f.RackID, AdvertiseAlternateClientURLs: f.AdvertiseAlternateClientURLs,
+		ListenQuorumURL: f.ListenQuorumURL, QuorumHMACKeyFile: f.QuorumHMACKeyFile,
 		Limits:          httpapi.Limits{MaxKeyBytes: f.MaxKeyBytes, MaxValueBytes: f.MaxValueBytes, MaxRequestBytes: f.MaxRequestBytes},
 		ReadConsistency: f.ReadConsistency, RequestTimeout: f.RequestTimeout,
 		ElectionTimeout: et,

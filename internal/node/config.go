@@ -26,6 +26,16 @@ type Config struct {
 	InitialClusterToken      string
 	ForceNewCluster          bool
 
+	// Cluster view for smart clients (issue 6): the cluster's name that clients check, this
+	// member's rack (failure domain) and the client URLs for clients on another network.
+	ClusterName                  string
+	RackID                       int
+	AdvertiseAlternateClientURLs []string
+
+	// Quorum queries over UDP (issue 7): served only when a key file is given.
+	ListenQuorumURL   string
+	QuorumHMACKeyFile string
+
 	Limits          httpapi.Limits
 	ReadConsistency string // linearizable (default) or serializable
 	RequestTimeout  time.Duration
