@@ -1,0 +1,131 @@
+package testcluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-io/cairn/api"
+)
+
+// AddMember runs etcd's join flow: `member add` through member via, then a new node started
+// with --initial-cluster-state existing. It returns the new member once its node runs.
+func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
+	t.Helper()
+	clientLn := mustListen(t, "127.0.0.1:0")
+	peerLn := mustListen(t, "127.0.0.1:0")
+	idx := len(c.Members)
+	m := &Member{Index: idx, Name: fmt.Sprintf("n%d", idx+1),
+		ClientURL: "http://" + clientLn.Addr().String(),
+		PeerURL:   "http://" + peerLn.Addr().String(),
+		DataDir:   filepath.Join(t.TempDir(), fmt.Sprintf("n%d", idx+1))}
+	c.net.register(peerLn.Addr().String(), idx)
+
+	added, err := c.MemberAdd(via, []string{m.PeerURL}, learner)
+	if err != nil {
+		t.Fatalf("member add: %v", err)
+	}
+	if len(added.PeerURLs) != 1 || added.PeerURLs[0] != m.PeerURL {
+		t.Fatalf("member add answered %+v", added)
+	}
+	var initial []string
+	for _, o := range c.Members {
+		initial = append(initial, o.Name+"="+o.PeerURL)
+	}
+	initial = append(initial, m.Name+"="+m.PeerURL)
+	c.Members = append(c.Members, m)
+	m.cfg = c.baseConfig(m, strings.Join(initial, ","), "existing")
+	if c.opts.configure != nil {
+		c.opts.configure(idx, &m.cfg)
+	}
+	if err := m.start(clientLn, peerLn); err != nil {
+		t.Fatalf("starting joined member %s: %v", m.Name, err)
+	}
+	return m
+}
+
+// MemberAdd posts to /v2/members on member via.
+func (c *Cluster) MemberAdd(via int, peerURLs []string, learner bool) (*api.Member, error) {
+	body, _ := json.Marshal(api.MemberCreateRequest{PeerURLs: peerURLs, IsLearner: learner})
+	resp, err := httpClient.Post(c.Members[via].ClientURL+"/v2/members", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return nil, fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	var m api.Member
+	return &m, json.Unmarshal(b, &m)
+}
+
+// MemberList reads /v2/members from member via.
+func (c *Cluster) MemberList(via int) ([]api.Member, error) {
+	resp, err := httpClient.Get(c.Members[via].ClientURL + "/v2/members")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var ms api.Members
+	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		return nil, err
+	}
+	return ms.Members, nil
+}
+
+// MemberCall sends a membership request (DELETE /v2/members/id, POST .../promote) to member via.
+func (c *Cluster) MemberCall(via int, method, path string) error {
+	req, err := http.NewRequest(method, c.Members[via].ClientURL+"/v2/members/"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	return nil
+}
+
+// MemberID finds a member's id in the cluster's own member list.
+func (c *Cluster) MemberID(t testing.TB, via int, name string) string {
+	t.Helper()
+	var id string
+	CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		ms, err := c.MemberList(via)
+		if err != nil {
+			return err
+		}
+		want := c.memberByName(name).PeerURL
+		for _, m := range ms {
+			for _, u := range m.PeerURLs {
+				if u == want {
+					id = m.ID
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%s not in %+v", name, ms)
+	})
+	return id
+}
+
+func (c *Cluster) memberByName(name string) *Member {
+	for _, m := range c.Members {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
