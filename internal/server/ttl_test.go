@@ -1,0 +1,62 @@
+package server_test
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/cairn-io/cairn/api"
+	"github.com/cairn-io/cairn/internal/testcluster"
+)
+
+// TTLs follow the leader's clock carried in the log: a change of leader neither expires a key
+// early nor keeps it, and every member expires it at the same index.
+func TestTTLSurvivesLeaderChange(t *testing.T) {
+	c := testcluster.New(t, 3)
+	l := c.WaitLeader(t)
+	set := time.Now()
+	r, err := c.Do(l.Index, "PUT", "/ttl", nil, url.Values{"value": {"v"}, "ttl": {"4"}})
+	if err != nil || r.Err != nil {
+		t.Fatalf("set: %v %v", err, r.Err)
+	}
+	c.Kill(l.Index)
+	nl := c.WaitLeader(t)
+	if g, err := c.Get(nl.Index, "/ttl", nil); time.Since(set) < 3*time.Second && (err != nil || g.Node.TTL < 1) {
+		t.Fatalf("key expired early after the leader change (%v after set): %v %+v", time.Since(set), err, g)
+	}
+	var expiredAt string
+	testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		g, err := c.Do(nl.Index, "GET", "/ttl", nil, nil)
+		if err != nil {
+			return err
+		}
+		if g.Err == nil {
+			return fmt.Errorf("still there")
+		}
+		if g.Err.ErrorCode != api.CodeKeyNotFound {
+			return g.Err
+		}
+		expiredAt = g.Header.Get("X-Etcd-Index")
+		return nil
+	})
+	if d := time.Since(set); d < 4*time.Second {
+		t.Fatalf("key expired after %v, before its 4s TTL", d)
+	}
+	// The other survivor saw the same expiry event at the same index.
+	for _, m := range c.Members {
+		if !m.Running() || m == nl {
+			continue
+		}
+		testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+			w, err := c.Get(m.Index, "/ttl", url.Values{"wait": {"true"}, "waitIndex": {fmt.Sprint(r.Node.ModifiedIndex + 1)}})
+			if err != nil {
+				return err
+			}
+			if w.Action != "expire" || fmt.Sprint(w.Node.ModifiedIndex) != expiredAt {
+				return fmt.Errorf("%s: %s at %d, leader expired at %s", m.Name, w.Action, w.Node.ModifiedIndex, expiredAt)
+			}
+			return nil
+		})
+	}
+}
