@@ -21,7 +21,7 @@
 #   LOAD_KEYS          key counts after which RSS is read ["100000 1000000"; quick: "20000 50000"]
 #                      the node restart is timed holding the last of them
 #   LOAD_CLIENTS       clients used to load keys [64]
-#   BASE_PORT          first of 12 consecutive loopback ports [first free from 42379]
+#   BASE_PORT          first of 12 consecutive loopback ports [first free from 21379]
 #   OUT                result directory [a new mktemp directory]; results.jsonl and logs go there
 #   KEEP_DATA=1        keep the servers' data directories
 #   CAIRND_EXTRA_ARGS  extra cairnd flags for every node; "{n}" becomes the node number 1..3
@@ -110,10 +110,20 @@ wait_serving() {
 	done
 }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port is free when no socket uses it as its local port: neither a listener
+# nor an outgoing connection (ss sees both; a connect probe sees only the first).
+port_free() {
+	if command -v ss >/dev/null; then
+		[[ -z $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
 
+# The default range starts below the kernel's ephemeral ports, which any
+# process's outgoing connections may take at any moment.
 pick_base_port() {
-	local p=${BASE_PORT:-42379} i ok
+	local p=${BASE_PORT:-21379} i ok
 	while ((p < 60000)); do
 		ok=1
 		for i in $(seq 0 11); do port_free $((p + i)) || { ok=0; break; }; done
