@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what Cairn's tests need when it is missing, and says nothing when
+# everything is present:
+#   etcdctl (Debian etcd-client)  - the etcdctl compatibility tests
+#   etcd    (Debian etcd-server)  - CAIRN_COMPAT_TARGET=etcd, benchmarks against etcd
+# Runs as root without sudo, or through sudo otherwise. Fails with a clear
+# message when a tool is missing and apt cannot install it.
+set -euo pipefail
+
+declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server)
+missing=()
+for bin in etcdctl etcd; do
+	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+die() { echo "scripts/deps.sh: $*" >&2; exit 1; }
+
+command -v apt-get >/dev/null 2>&1 ||
+	die "missing ${missing[*]} and apt-get is not available; install etcd 3.4's etcdctl and etcd by hand (put them on PATH)"
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || die "missing ${missing[*]}: not root and no sudo to run apt-get"
+	sudo=(sudo -n)
+fi
+
+echo "scripts/deps.sh: installing ${missing[*]}" >&2
+# Another apt/dpkg may hold the lock (unattended upgrades, a parallel job): wait for it.
+apt_opts=(-o DPkg::Lock::Timeout=300 -qq)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get "${apt_opts[@]}" update >/dev/null ||
+	die "apt-get update failed"
+"${sudo[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+	die "apt-get install ${missing[*]} failed"
+
+for bin in etcdctl etcd; do
+	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
+done
