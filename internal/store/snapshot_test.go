@@ -1,0 +1,156 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func snapshotBytesOf(t testing.TB, s *Store) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	n, err := s.Snapshot().WriteTo(&buf)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("WriteTo = %d, %v (buffer %d)", n, err, buf.Len())
+	}
+	return buf.Bytes()
+}
+
+func buildSample(t testing.TB) *Store {
+	s := New()
+	mustSet(t, s, "/a", "1")
+	mustSet(t, s, "/dir/b", "")
+	mustSet(t, s, "/dir/_hidden", "h")
+	s.Set("/dir/sub", true, "", ttlAt(30*time.Second), t0)
+	s.Set("/dir/sub/t", false, "ttl", ttlAt(10*time.Second), t0)
+	s.Set("/ünï/ключ", false, string([]byte{0, 1, 2, 255}), TTLOptions{}, t0)
+	s.Create("/q", false, "job", true, TTLOptions{}, t0)
+	s.Update("/a", "2", TTLOptions{}, t0)
+	return s
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	src := buildSample(t)
+	snap := src.Snapshot()
+
+	// The snapshot is immutable: later applies do not leak into it.
+	mustSet(t, src, "/later", "x")
+	src.Delete("/dir", true, true, t0)
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+
+	want := buildSample(t)
+	dst := New()
+	w := mustWatch(t, dst, "/a", false, true, 0)
+	if err := dst.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	wantClosed(t, w)
+	if dst.WatcherCount() != 0 {
+		t.Fatal("watchers survived a restore")
+	}
+	if dst.Index() != want.Index() {
+		t.Fatalf("index %d; want %d", dst.Index(), want.Index())
+	}
+	for _, k := range []string{"/", "/dir/_hidden"} {
+		g, _ := dst.Get(k, true, true, at(time.Second))
+		w, _ := want.Get(k, true, true, at(time.Second))
+		if mustJSON(t, g) != mustJSON(t, w) {
+			t.Fatalf("restored %s\n got %s\nwant %s", k, mustJSON(t, g), mustJSON(t, w))
+		}
+	}
+	// TTLs are absolute: they expire at the same time and order as before.
+	next, ok := dst.NextExpiration()
+	if !ok || !next.Equal(at(10*time.Second)) {
+		t.Fatalf("NextExpiration %v %v", next, ok)
+	}
+	got := keysOf(dst.DeleteExpiredKeys(at(time.Minute)))
+	if fmt.Sprint(got) != fmt.Sprint(keysOf(want.DeleteExpiredKeys(at(time.Minute)))) || len(got) != 2 {
+		t.Fatalf("expired after restore: %v", got)
+	}
+	// New writes continue from the restored index, and the restored node
+	// indexes hold (CAS by index).
+	if _, err := dst.CompareAndSwap("/a", "", 8, "3", TTLOptions{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	// A snapshot of the restored store restores to the same thing again.
+	again := New()
+	if err := again.Restore(bytes.NewReader(snapshotBytesOf(t, dst))); err != nil {
+		t.Fatal(err)
+	}
+	if mustJSON(t, getAll(t, again)) != mustJSON(t, getAll(t, dst)) || again.Index() != dst.Index() {
+		t.Fatal("second round trip differs")
+	}
+}
+
+func TestRestoreClearsHistory(t *testing.T) {
+	src := New()
+	for i := 0; i < 5; i++ {
+		mustSet(t, src, "/k", "v")
+	}
+	dst := New()
+	for i := 0; i < 3; i++ {
+		mustSet(t, dst, "/other", "v")
+	}
+	if err := dst.Restore(bytes.NewReader(snapshotBytesOf(t, src))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := dst.Watch("/k", false, false, 5)
+	wantErr(t, err, ErrEventIndexCleared, "the requested history has been cleared [6/5]", 5)
+	w := mustWatch(t, dst, "/k", false, false, 6)
+	mustSet(t, dst, "/k", "new")
+	if e := recv(t, w); e.Index() != 6 {
+		t.Fatalf("got %d", e.Index())
+	}
+	if _, err := dst.Get("/other", false, false, t0); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("old tree survived: %v", err)
+	}
+}
+
+func TestRestoreRejectsBadInput(t *testing.T) {
+	good := snapshotBytesOf(t, buildSample(t))
+	flip := func(i int) []byte {
+		b := bytes.Clone(good)
+		b[i] ^= 0x40
+		return b
+	}
+	cases := map[string][]byte{
+		"empty":          nil,
+		"wrong magic":    append([]byte("NOTCAIRN"), good[8:]...),
+		"truncated":      good[:len(good)/2],
+		"no checksum":    good[:len(good)-4],
+		"flipped byte":   flip(len(good) / 2),
+		"bad checksum":   flip(len(good) - 1),
+		"trailing bytes": append(bytes.Clone(good), 0),
+		"huge length":    append([]byte(snapshotMagic), 1, 1, flagDir, 0xff, 0xff, 0xff, 0xff, 0x07),
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := New()
+			mustSet(t, s, "/keep", "me")
+			w := mustWatch(t, s, "/keep", false, false, 0)
+			err := s.Restore(bytes.NewReader(in))
+			if !errors.Is(err, ErrBadSnapshot) {
+				t.Fatalf("Restore = %v; want ErrBadSnapshot", err)
+			}
+			if _, err := s.Get("/keep", false, false, t0); err != nil || s.Index() != 1 || s.WatcherCount() != 1 {
+				t.Fatalf("failed restore changed the store: %v index %d watchers %d", err, s.Index(), s.WatcherCount())
+			}
+			w.Remove()
+		})
+	}
+}
+
+func TestSnapshotEmptyStore(t *testing.T) {
+	s := New()
+	if err := s.Restore(bytes.NewReader(snapshotBytesOf(t, New()))); err != nil {
+		t.Fatal(err)
+	}
+	if s.Index() != 0 {
+		t.Fatal(s.Index())
+	}
+}
