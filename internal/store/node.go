@@ -2,65 +2,44 @@ package store
 
 import "time"
 
-// node is one key or directory. It is kept small because the store may hold
-// millions of them: only the last path element is stored (the full path is
-// known from the request or rebuilt from parents), the expiry is unix nanos
-// instead of a 24-byte time.Time, and a directory is a node whose children
-// map is non-nil, as in etcd.
+// node is one key or directory. It is kept to a 64-byte allocation because
+// the store may hold millions of them: only the last path element is stored
+// (the full path is known from the request), a directory is a node whose
+// children map is non-nil (as in etcd), and there is no parent pointer or
+// expiry: a node with a TTL has an entry in the TTL heap that holds its
+// expiry and full path instead, so permanent nodes pay nothing for TTLs.
 type node struct {
 	name     string
 	value    string
-	parent   *node
 	children map[string]*node
 	created  uint64
 	modified uint64
-	expire   int64 // unix nanos; meaningful only while heapIdx >= 0
 	heapIdx  int32 // position in the TTL heap, -1 when permanent
 }
 
-func newFile(name, value string, index uint64, parent *node) *node {
-	return &node{name: name, value: value, parent: parent, created: index, modified: index, heapIdx: -1}
+func newFile(name, value string, index uint64) *node {
+	return &node{name: name, value: value, created: index, modified: index, heapIdx: -1}
 }
 
-func newDirNode(name string, index uint64, parent *node) *node {
-	return &node{name: name, parent: parent, children: make(map[string]*node), created: index, modified: index, heapIdx: -1}
+func newDirNode(name string, index uint64) *node {
+	return &node{name: name, children: make(map[string]*node), created: index, modified: index, heapIdx: -1}
 }
 
 func (n *node) isDir() bool       { return n.children != nil }
 func (n *node) isPermanent() bool { return n.heapIdx < 0 }
 func (n *node) isHidden() bool    { return n.name != "" && n.name[0] == '_' }
 
-// path rebuilds the full key from the parent chain; used where no request
-// path is at hand (expiry, heap ties).
-func (n *node) path() string {
-	if n.parent == nil {
-		return "/"
-	}
-	size := 0
-	for p := n; p.parent != nil; p = p.parent {
-		size += len(p.name) + 1
-	}
-	buf := make([]byte, size)
-	i := size
-	for p := n; p.parent != nil; p = p.parent {
-		i -= len(p.name)
-		copy(buf[i:], p.name)
-		i--
-		buf[i] = '/'
-	}
-	return string(buf)
-}
-
 // expirationAndTTL renders the expiry as etcd does: the absolute time in UTC
 // and the remaining seconds rounded up, so a key not yet expired always shows
 // at least 1. A key past its expiry but not yet removed shows no ttl rather
 // than a negative one.
-func (n *node) expirationAndTTL(now time.Time) (*time.Time, int64) {
+func (h ttlHeap) expirationAndTTL(n *node, now time.Time) (*time.Time, int64) {
 	if n.isPermanent() {
 		return nil, 0
 	}
-	t := time.Unix(0, n.expire).UTC()
-	left := n.expire - now.UnixNano()
+	expire := h[n.heapIdx].expire
+	t := time.Unix(0, expire).UTC()
+	left := expire - now.UnixNano()
 	if left <= 0 {
 		return &t, 0
 	}
@@ -73,9 +52,9 @@ func (n *node) expirationAndTTL(now time.Time) (*time.Time, int64) {
 
 // repr renders n at path p. Directories list their visible children only
 // when recursive (etcd's Repr); see loadForGet for the top node of a Get.
-func (n *node) repr(p string, recursive, sorted bool, now time.Time) *NodeExtern {
+func (n *node) repr(h ttlHeap, p string, recursive, sorted bool, now time.Time) *NodeExtern {
 	ne := &NodeExtern{Key: p, ModifiedIndex: n.modified, CreatedIndex: n.created}
-	ne.Expiration, ne.TTL = n.expirationAndTTL(now)
+	ne.Expiration, ne.TTL = h.expirationAndTTL(n, now)
 	if !n.isDir() {
 		v := n.value
 		ne.Value = &v
@@ -83,19 +62,19 @@ func (n *node) repr(p string, recursive, sorted bool, now time.Time) *NodeExtern
 	}
 	ne.Dir = true
 	if recursive {
-		ne.Nodes = n.listChildren(p, recursive, sorted, now)
+		ne.Nodes = n.listChildren(h, p, recursive, sorted, now)
 	}
 	return ne
 }
 
 // listChildren renders the visible children of the directory n at path p.
-func (n *node) listChildren(p string, recursive, sorted bool, now time.Time) []*NodeExtern {
+func (n *node) listChildren(h ttlHeap, p string, recursive, sorted bool, now time.Time) []*NodeExtern {
 	nodes := make([]*NodeExtern, 0, len(n.children))
 	for name, c := range n.children {
 		if c.isHidden() {
 			continue
 		}
-		nodes = append(nodes, c.repr(joinPath(p, name), recursive, sorted, now))
+		nodes = append(nodes, c.repr(h, joinPath(p, name), recursive, sorted, now))
 	}
 	if sorted {
 		sortNodes(nodes)

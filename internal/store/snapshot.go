@@ -61,21 +61,21 @@ func (s *Store) Snapshot() Snapshot {
 	buf := make([]byte, 0, s.lastSnapshotSize.Load()+4096)
 	buf = append(buf, snapshotMagic...)
 	buf = binary.AppendUvarint(buf, s.index)
-	buf = appendChildren(buf, s.root)
+	buf = appendChildren(buf, s.ttl, s.root)
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 	s.lastSnapshotSize.Store(int64(len(buf)))
 	return snapshotBytes(buf)
 }
 
-func appendChildren(buf []byte, d *node) []byte {
+func appendChildren(buf []byte, h ttlHeap, d *node) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(d.children)))
 	for _, c := range d.children {
-		buf = appendNode(buf, c)
+		buf = appendNode(buf, h, c)
 	}
 	return buf
 }
 
-func appendNode(buf []byte, n *node) []byte {
+func appendNode(buf []byte, h ttlHeap, n *node) []byte {
 	var flags byte
 	if n.isDir() {
 		flags |= flagDir
@@ -89,10 +89,10 @@ func appendNode(buf []byte, n *node) []byte {
 	buf = binary.AppendUvarint(buf, n.created)
 	buf = binary.AppendUvarint(buf, n.modified)
 	if flags&flagTTL != 0 {
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.expire))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(h[n.heapIdx].expire))
 	}
 	if flags&flagDir != 0 {
-		return appendChildren(buf, n)
+		return appendChildren(buf, h, n)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(n.value)))
 	return append(buf, n.value...)
@@ -145,8 +145,8 @@ func (d *decoder) decode() (*node, uint64, ttlHeap, error) {
 	if err != nil {
 		return nil, 0, nil, d.fail("index", err)
 	}
-	root := newDirNode("", 0, nil)
-	if err := d.children(root, 0); err != nil {
+	root := newDirNode("", 0)
+	if err := d.children(root, "/", 0); err != nil {
 		return nil, 0, nil, err
 	}
 	sum := d.crc.Sum32()
@@ -163,7 +163,7 @@ func (d *decoder) decode() (*node, uint64, ttlHeap, error) {
 	return root, index, d.heap, nil
 }
 
-func (d *decoder) children(dir *node, depth int) error {
+func (d *decoder) children(dir *node, dirPath string, depth int) error {
 	if depth > maxDepth {
 		return d.fail("tree too deep", nil)
 	}
@@ -172,14 +172,14 @@ func (d *decoder) children(dir *node, depth int) error {
 		return d.fail("child count", err)
 	}
 	for ; count > 0; count-- {
-		if err := d.node(dir, depth); err != nil {
+		if err := d.node(dir, dirPath, depth); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *decoder) node(parent *node, depth int) error {
+func (d *decoder) node(parent *node, parentPath string, depth int) error {
 	flags, err := d.byte()
 	if err != nil {
 		return d.fail("node flags", err)
@@ -207,9 +207,9 @@ func (d *decoder) node(parent *node, depth int) error {
 	}
 	var n *node
 	if flags&flagDir != 0 {
-		n = newDirNode(name, created, parent)
+		n = newDirNode(name, created)
 	} else {
-		n = newFile(name, "", created, parent)
+		n = newFile(name, "", created)
 	}
 	n.modified = modified
 	if flags&flagTTL != 0 {
@@ -217,16 +217,16 @@ func (d *decoder) node(parent *node, depth int) error {
 		if err != nil {
 			return d.fail("expiry", err)
 		}
-		n.expire = int64(binary.LittleEndian.Uint64(b))
+		expire := int64(binary.LittleEndian.Uint64(b))
 		if len(d.heap) >= math.MaxInt32 {
 			return d.fail("too many TTL nodes", nil)
 		}
 		n.heapIdx = int32(len(d.heap))
-		d.heap = append(d.heap, n)
+		d.heap = append(d.heap, ttlEntry{expire: expire, path: joinPath(parentPath, name), n: n})
 	}
 	parent.children[name] = n
 	if n.isDir() {
-		return d.children(n, depth+1)
+		return d.children(n, joinPath(parentPath, name), depth+1)
 	}
 	if n.value, err = d.str(); err != nil {
 		return d.fail("value", err)

@@ -32,7 +32,7 @@ type Store struct {
 
 // New returns an empty store at index 0.
 func New() *Store {
-	return &Store{root: newDirNode("", 0, nil), hist: newHistory(1), hub: newHub()}
+	return &Store{root: newDirNode("", 0), hist: newHistory(1), hub: newHub()}
 }
 
 // Index is the store's current index: the index of its latest event.
@@ -80,6 +80,14 @@ func (s *Store) lookup(k string) (*node, *Error) {
 	}
 }
 
+// parentOf returns the directory holding the existing node at the clean,
+// non-root path k.
+func (s *Store) parentOf(k string) *node {
+	p, _ := splitParent(k)
+	d, _ := s.lookup(p)
+	return d
+}
+
 // ensureDir returns the directory at the clean path p, creating missing
 // directories (permanent, created at index) on the way, as etcd's walk does.
 func (s *Store) ensureDir(p string, index uint64) (*node, *Error) {
@@ -96,7 +104,7 @@ func (s *Store) ensureDir(p string, index uint64) (*node, *Error) {
 		c := n.children[p[i:end]]
 		switch {
 		case c == nil:
-			c = newDirNode(strings.Clone(p[i:end]), index, n)
+			c = newDirNode(strings.Clone(p[i:end]), index)
 			n.children[c.name] = c
 		case !c.isDir():
 			return nil, newError(ErrNotDir, p[:end], s.index)
@@ -118,13 +126,14 @@ func (s *Store) record(e *Event) {
 	}
 }
 
-// removeNode unlinks n (at path p) and its subtree, taking their TTLs off the
-// heap. For a directory, watchers of keys below it get e first.
-func (s *Store) removeNode(n *node, p string, e *Event) {
+// removeNode unlinks n (at path p, in directory parent) and its subtree,
+// taking their TTLs off the heap. For a directory, watchers of keys below it
+// get e first.
+func (s *Store) removeNode(parent, n *node, p string, e *Event) {
 	if n.isDir() && len(n.children) > 0 {
 		s.hub.notifyRemoved(e, n, p)
 	}
-	delete(n.parent.children, n.name)
+	delete(parent.children, n.name)
 	if len(s.ttl) > 0 {
 		s.dropTTLs(n)
 	}
@@ -170,12 +179,12 @@ func (s *Store) get(key string, recursive, sorted bool, now time.Time) (*Event, 
 	}
 	if n.isDir() {
 		ne.Dir = true
-		ne.Nodes = n.listChildren(k, recursive, sorted, now)
+		ne.Nodes = n.listChildren(s.ttl, k, recursive, sorted, now)
 	} else {
 		v := n.value
 		ne.Value = &v
 	}
-	ne.Expiration, ne.TTL = n.expirationAndTTL(now)
+	ne.Expiration, ne.TTL = s.ttl.expirationAndTTL(n, now)
 	return &Event{Action: Get, Node: ne, EtcdIndex: s.index}, nil
 }
 
@@ -267,22 +276,22 @@ func (s *Store) create(k string, dir bool, value string, unique, replace bool, e
 		if old.isDir() {
 			return nil, newError(ErrNotFile, k, s.index)
 		}
-		e.PrevNode = old.repr(k, false, false, now)
-		s.removeNode(old, k, e)
+		e.PrevNode = old.repr(s.ttl, k, false, false, now)
+		s.removeNode(d, old, k, e)
 	}
 	name = strings.Clone(name)
 	var n *node
 	if dir {
-		n = newDirNode(name, next, d)
+		n = newDirNode(name, next)
 		e.Node.Dir = true
 	} else {
-		n = newFile(name, value, next, d)
+		n = newFile(name, value, next)
 		e.Node.Value = &value
 	}
 	d.children[name] = n
 	if !expire.IsZero() {
-		s.setExpiry(n, expire)
-		e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
+		s.setExpiry(n, k, expire)
+		e.Node.Expiration, e.Node.TTL = s.ttl.expirationAndTTL(n, now)
 	}
 	s.index = next
 	return e, nil
@@ -324,7 +333,7 @@ func (s *Store) update(key string, value string, ttl TTLOptions, now time.Time) 
 	e := &Event{
 		Action:    Update,
 		Node:      &NodeExtern{Key: k, ModifiedIndex: next, CreatedIndex: n.created},
-		PrevNode:  n.repr(k, false, false, now),
+		PrevNode:  n.repr(s.ttl, k, false, false, now),
 		EtcdIndex: next,
 		Refresh:   ttl.Refresh,
 	}
@@ -334,8 +343,8 @@ func (s *Store) update(key string, value string, ttl TTLOptions, now time.Time) 
 		n.value, n.modified = value, next
 		e.Node.Value = &value
 	}
-	s.setExpiry(n, ttl.ExpireTime)
-	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
+	s.setExpiry(n, k, ttl.ExpireTime)
+	e.Node.Expiration, e.Node.TTL = s.ttl.expirationAndTTL(n, now)
 	s.index = next
 	s.record(e)
 	return e, nil
@@ -396,13 +405,13 @@ func (s *Store) cas(key, prevValue string, prevIndex uint64, value string, ttl T
 	e := &Event{
 		Action:    CompareAndSwap,
 		Node:      &NodeExtern{Key: k, Value: &value, ModifiedIndex: next, CreatedIndex: n.created},
-		PrevNode:  n.repr(k, false, false, now),
+		PrevNode:  n.repr(s.ttl, k, false, false, now),
 		EtcdIndex: next,
 		Refresh:   ttl.Refresh,
 	}
 	n.value, n.modified = value, next
-	s.setExpiry(n, ttl.ExpireTime)
-	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
+	s.setExpiry(n, k, ttl.ExpireTime)
+	e.Node.Expiration, e.Node.TTL = s.ttl.expirationAndTTL(n, now)
 	s.index = next
 	s.record(e)
 	return e, nil
@@ -445,11 +454,11 @@ func (s *Store) del(key string, dir, recursive bool, now time.Time) (*Event, *Er
 	e := &Event{
 		Action:    Delete,
 		Node:      &NodeExtern{Key: k, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.created},
-		PrevNode:  n.repr(k, false, false, now),
+		PrevNode:  n.repr(s.ttl, k, false, false, now),
 		EtcdIndex: next,
 	}
 	s.index = next
-	s.removeNode(n, k, e)
+	s.removeNode(s.parentOf(k), n, k, e)
 	s.record(e)
 	return e, nil
 }
@@ -488,11 +497,11 @@ func (s *Store) cad(key, prevValue string, prevIndex uint64, now time.Time) (*Ev
 	e := &Event{
 		Action:    CompareAndDelete,
 		Node:      &NodeExtern{Key: k, ModifiedIndex: next, CreatedIndex: n.created},
-		PrevNode:  n.repr(k, false, false, now),
+		PrevNode:  n.repr(s.ttl, k, false, false, now),
 		EtcdIndex: next,
 	}
 	s.index = next
-	s.removeNode(n, k, e)
+	s.removeNode(s.parentOf(k), n, k, e)
 	s.record(e)
 	return e, nil
 }

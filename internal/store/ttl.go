@@ -2,25 +2,31 @@ package store
 
 import "time"
 
+// ttlEntry is a node with a TTL: its expiry (unix nanos) and full path live
+// here rather than in every node.
+type ttlEntry struct {
+	expire int64
+	path   string
+	n      *node
+}
+
 // ttlHeap is a min-heap of the nodes that carry a TTL, ordered by expiry and
 // then by path. The path tie-break makes the expiry order a total order, so a
 // replica restored from a snapshot (whose heap was built in another order)
-// expires keys in exactly the same order as one that never restarted. Paths
-// are only built on exact ties, which are rare.
-type ttlHeap []*node
+// expires keys in exactly the same order as one that never restarted.
+type ttlHeap []ttlEntry
 
 func (h ttlHeap) less(i, j int) bool {
-	a, b := h[i], h[j]
-	if a.expire != b.expire {
-		return a.expire < b.expire
+	if h[i].expire != h[j].expire {
+		return h[i].expire < h[j].expire
 	}
-	return a.path() < b.path()
+	return h[i].path < h[j].path
 }
 
 func (h ttlHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = int32(i)
-	h[j].heapIdx = int32(j)
+	h[i].n.heapIdx = int32(i)
+	h[j].n.heapIdx = int32(j)
 }
 
 func (h ttlHeap) up(j int) {
@@ -55,9 +61,9 @@ func (h ttlHeap) down(i0 int) bool {
 	return i > i0
 }
 
-func (h *ttlHeap) push(n *node) {
+func (h *ttlHeap) push(n *node, path string, expire int64) {
 	n.heapIdx = int32(len(*h))
-	*h = append(*h, n)
+	*h = append(*h, ttlEntry{expire: expire, path: path, n: n})
 	h.up(len(*h) - 1)
 }
 
@@ -67,7 +73,7 @@ func (h *ttlHeap) remove(n *node) {
 	if i != last {
 		h.swap(i, last)
 	}
-	(*h)[last] = nil
+	(*h)[last] = ttlEntry{}
 	*h = (*h)[:last]
 	n.heapIdx = -1
 	if i != last {
@@ -77,8 +83,9 @@ func (h *ttlHeap) remove(n *node) {
 	}
 }
 
-func (h ttlHeap) fix(n *node) {
+func (h ttlHeap) fix(n *node, expire int64) {
 	i := int(n.heapIdx)
+	h[i].expire = expire
 	if !h.down(i) {
 		h.up(i)
 	}
@@ -87,26 +94,24 @@ func (h ttlHeap) fix(n *node) {
 // init orders a heap whose elements were appended without ordering.
 func (h ttlHeap) init() {
 	for i := range h {
-		h[i].heapIdx = int32(i)
+		h[i].n.heapIdx = int32(i)
 	}
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
 }
 
-// setExpiry gives n the expiry t (zero: permanent) and keeps the heap in step,
-// which is etcd's UpdateTTL.
-func (s *Store) setExpiry(n *node, t time.Time) {
+// setExpiry gives n (at path p) the expiry t (zero: permanent) and keeps the
+// heap in step, which is etcd's UpdateTTL.
+func (s *Store) setExpiry(n *node, p string, t time.Time) {
 	switch {
 	case t.IsZero() && n.isPermanent():
 	case t.IsZero():
 		s.ttl.remove(n)
 	case n.isPermanent():
-		n.expire = t.UnixNano()
-		s.ttl.push(n)
+		s.ttl.push(n, p, t.UnixNano())
 	default:
-		n.expire = t.UnixNano()
-		s.ttl.fix(n)
+		s.ttl.fix(n, t.UnixNano())
 	}
 }
 
@@ -131,16 +136,15 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	c := cutoff.UnixNano()
 	var events []*Event
 	for len(s.ttl) > 0 && s.ttl[0].expire <= c {
-		n := s.ttl[0]
-		p := n.path()
+		n, p := s.ttl[0].n, s.ttl[0].path
 		s.index++
 		e := &Event{
 			Action:    Expire,
 			Node:      &NodeExtern{Key: p, Dir: n.isDir(), ModifiedIndex: s.index, CreatedIndex: n.created},
-			PrevNode:  n.repr(p, false, false, cutoff),
+			PrevNode:  n.repr(s.ttl, p, false, false, cutoff),
 			EtcdIndex: s.index,
 		}
-		s.removeNode(n, p, e)
+		s.removeNode(s.parentOf(p), n, p, e)
 		s.stats.inc(statExpireCount)
 		s.record(e)
 		events = append(events, e)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func keysOf(evs []*Event) []string {
@@ -205,5 +206,13 @@ func TestHeapAgainstSort(t *testing.T) {
 		if evs[i].Node.Key != want[i].k {
 			t.Fatalf("pop %d = %s; want %s", i, evs[i].Node.Key, want[i].k)
 		}
+	}
+}
+
+// The node must stay within the 64-byte size class: at millions of keys every
+// byte of it is RSS.
+func TestNodeFitsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(node{}); size > 64 {
+		t.Fatalf("node is %d bytes; keep it within 64", size)
 	}
 }
