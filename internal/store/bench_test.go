@@ -177,3 +177,27 @@ func BenchmarkHeapPerKey(b *testing.B) {
 		runtime.KeepAlive(s)
 	}
 }
+
+// BenchmarkIdleWatcherMemory reports the heap held per idle one-shot
+// watcher (10k of them on distinct keys). Run with -benchtime=1x.
+func BenchmarkIdleWatcherMemory(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		s := New()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ws := make([]*Watcher, 10_000)
+		for j := range ws {
+			ws[j] = mustWatch(b, s, fmt.Sprintf("/w/k%05d", j), false, false, 0)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/10_000, "B/watcher")
+		for _, w := range ws {
+			w.Remove()
+		}
+		if s.WatcherCount() != 0 {
+			b.Fatal("watchers left")
+		}
+	}
+}
