@@ -51,7 +51,7 @@ func (h ttlHeap) expirationAndTTL(n *node, now time.Time) (*time.Time, int64) {
 }
 
 // repr renders n at path p. Directories list their visible children only
-// when recursive (etcd's Repr); see loadForGet for the top node of a Get.
+// when recursive (etcd's Repr); Store.get renders the top node of a Get.
 func (n *node) repr(h ttlHeap, p string, recursive, sorted bool, now time.Time) *NodeExtern {
 	ne := &NodeExtern{Key: p, ModifiedIndex: n.modified, CreatedIndex: n.created}
 	ne.Expiration, ne.TTL = h.expirationAndTTL(n, now)
