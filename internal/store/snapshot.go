@@ -218,9 +218,6 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 			return d.fail("expiry", err)
 		}
 		expire := int64(binary.LittleEndian.Uint64(b))
-		if len(d.heap) >= math.MaxInt32 {
-			return d.fail("too many TTL nodes", nil)
-		}
 		n.heapIdx = int32(len(d.heap))
 		d.heap = append(d.heap, ttlEntry{expire: expire, path: joinPath(parentPath, name), n: n})
 	}

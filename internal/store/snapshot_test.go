@@ -2,8 +2,10 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"testing"
 	"time"
 )
@@ -151,6 +153,57 @@ func TestSnapshotEmptyStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Index() != 0 {
+		t.Fatal(s.Index())
+	}
+}
+
+// sealed wraps a hand-made body in the header and a valid checksum, so the
+// structural checks (not the CRC) are what must reject it.
+func sealed(body ...[]byte) []byte {
+	b := []byte(snapshotMagic)
+	b = append(b, 7) // index
+	for _, p := range body {
+		b = append(b, p...)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func fileNode(name string) []byte {
+	b := []byte{0, byte(len(name))}
+	b = append(b, name...)
+	return append(b, 1, 1, 1, 'v') // created, modified, value "v"
+}
+
+func TestRestoreStructuralChecks(t *testing.T) {
+	deep := []byte{1}
+	for i := 0; i <= maxDepth+1; i++ {
+		deep = append(deep, flagDir, 1, 'a', 0, 0, 1)
+	}
+	cases := map[string][]byte{
+		"unknown flags":   sealed([]byte{1, 0x80, 1, 'a', 1, 1, 0}),
+		"empty name":      sealed([]byte{1}, fileNode("")),
+		"dot name":        sealed([]byte{1}, fileNode("..")),
+		"slash in name":   sealed([]byte{1}, fileNode("a/b")),
+		"duplicate name":  sealed([]byte{2}, fileNode("a"), fileNode("a")),
+		"varint overflow": sealed([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}),
+		"too deep":        sealed(deep),
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := New().Restore(bytes.NewReader(in))
+			if !errors.Is(err, ErrBadSnapshot) {
+				t.Fatalf("Restore = %v; want ErrBadSnapshot", err)
+			}
+		})
+	}
+	// The same framing with a well-formed body is accepted.
+	s := New()
+	if err := s.Restore(bytes.NewReader(sealed([]byte{2}, fileNode("a"), fileNode("b")))); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Get("/", true, true, t0)
+	wantEvent(t, e, err, `{"action":"get","node":{"dir":true,"nodes":[{"key":"/a","value":"v","modifiedIndex":1,"createdIndex":1},{"key":"/b","value":"v","modifiedIndex":1,"createdIndex":1}]}}`)
+	if s.Index() != 7 {
 		t.Fatal(s.Index())
 	}
 }
