@@ -105,6 +105,11 @@ func WriteComparison(w io.Writer, recs []Record, a, b string) error {
 		}
 		base := fmt.Sprintf("%s c=%d", describeShort(&r.Result), r.Clients)
 		add(base+" ops/s", r.Label, r.OpsPerSec)
+		if r.Workload == Watch && r.Elapsed > 0 {
+			// Deliveries are writes times watchers: a writer slowed by the
+			// server lowers ops/s without any watcher losing an event.
+			add(base+" writes/s", r.Label, float64(r.Writes)/r.Elapsed)
+		}
 		add(base+" p50 ms", r.Label, r.Latency.P50)
 		add(base+" p99 ms", r.Label, r.Latency.P99)
 		add(base+" p99.9 ms", r.Label, r.Latency.P999)

@@ -15,6 +15,7 @@ func TestComparisonAveragesRepeatsAndRatios(t *testing.T) {
 		{Result: Result{Label: "etcd", Workload: Put, Clients: 64, OpsPerSec: 8000, Latency: LatencySummary{P99: 10}}},
 		{Result: Result{Label: "cairn", Workload: Put, Clients: 64, OpsPerSec: 17000, Latency: LatencySummary{P99: 6}}},
 		{Result: Result{Label: "etcd"}, Metric: "rss_1M", Value: 900, Unit: "MiB"},
+		{Result: Result{Label: "etcd", Workload: Watch, Watchers: 4, Clients: 4, Elapsed: 2, Writes: 100, OpsPerSec: 200}},
 	} {
 		b, _ := json.Marshal(r)
 		in.Write(append(b, '\n'))
@@ -28,9 +29,10 @@ func TestComparisonAveragesRepeatsAndRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"put c=64 ops/s":  {"7000", "14000", "2.00"},
-		"put c=64 p99 ms": {"10", "5", "0.50"},
-		"rss_1M (MiB)":    {"900", "n/a", "-"},
+		"put c=64 ops/s":         {"7000", "14000", "2.00"},
+		"put c=64 p99 ms":        {"10", "5", "0.50"},
+		"rss_1M (MiB)":           {"900", "n/a", "-"},
+		"watch w=4 c=4 writes/s": {"50", "n/a", "-"},
 	}
 	for line := range strings.SplitSeq(out.String(), "\n") {
 		for name, cols := range want {
