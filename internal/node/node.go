@@ -32,6 +32,7 @@ type Node struct {
 	fsm    *fsm.FSM
 	raft   *raftnode.Node
 	server *server.Server
+	quorum nodeQuorum
 
 	clientLns  []net.Listener
 	clientSrvs []*http.Server
@@ -49,17 +50,24 @@ func Start(cfg Config) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	qcfg, err := quorumConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	log := cfg.Logger.With("name", cfg.Name)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--data-dir: %v", err)
 	}
 	n = &Node{cfg: cfg, log: log}
+	self := n // the closers use n, which a failing return sets to nil
 	var closers []func()
 	defer func() {
 		if err != nil {
+			n = self
 			for i := len(closers) - 1; i >= 0; i-- {
 				closers[i]()
 			}
+			n = nil
 		}
 	}()
 
@@ -129,6 +137,10 @@ func Start(cfg Config) (n *Node, err error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	if err := n.startQuorum(qcfg, reg); err != nil {
+		return nil, err
+	}
+	closers = append(closers, n.stopQuorum)
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
 		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial}
 	client := httpapi.New(n.server, hcfg)
@@ -211,6 +223,7 @@ func (n *Node) resolveIdentity(peerClient *http.Client) ([]raft.Server, error) {
 func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
 		n.cancelWatches()
+		n.stopQuorum()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		for _, srv := range n.clientSrvs {
@@ -281,6 +294,7 @@ func scheme(rawURL string) string {
 func (n *Node) Kill() {
 	n.stopOnce.Do(func() {
 		n.cancelWatches()
+		n.stopQuorum()
 		for _, srv := range n.clientSrvs {
 			srv.Close()
 		}

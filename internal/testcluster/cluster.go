@@ -47,8 +47,19 @@ type Option func(*options)
 // WithElectionTimeout sets every node's raft election timeout.
 func WithElectionTimeout(d time.Duration) Option { return func(o *options) { o.electionTimeout = d } }
 
-// WithConfig lets a test adjust each node's configuration before it starts.
-func WithConfig(f func(i int, c *node.Config)) Option { return func(o *options) { o.configure = f } }
+// WithConfig lets a test adjust each node's configuration before it starts. Several apply in
+// the order given.
+func WithConfig(f func(i int, c *node.Config)) Option {
+	return func(o *options) {
+		prev := o.configure
+		o.configure = func(i int, c *node.Config) {
+			if prev != nil {
+				prev(i, c)
+			}
+			f(i, c)
+		}
+	}
+}
 
 // New starts an n-node cluster, waits until it has a leader, and stops it when the test ends.
 func New(t testing.TB, n int, opts ...Option) *Cluster {
