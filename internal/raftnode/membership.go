@@ -1,0 +1,151 @@
+package raftnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// ErrUnknownMember is returned by Promote for an ID not in the configuration.
+var ErrUnknownMember = errors.New("raftnode: unknown member")
+
+// membershipTimeout returns raft's enqueue timeout for a membership change:
+// the time left in ctx, or none.
+func membershipTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), time.Millisecond)
+	}
+	return 0
+}
+
+func (n *Node) leaderOnly() error {
+	if n.stopped() {
+		return ErrStopped
+	}
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return nil
+}
+
+// AddVoter adds (or promotes) a voting member and waits for the
+// configuration change to commit.
+func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	return n.await(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, membershipTimeout(ctx)))
+}
+
+// AddNonvoter adds a learner: it receives the log but neither votes nor
+// counts toward commitment.
+func (n *Node) AddNonvoter(ctx context.Context, id, addr string) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	return n.await(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, membershipTimeout(ctx)))
+}
+
+// Promote turns an existing learner into a voter at its known address.
+func (n *Node) Promote(ctx context.Context, id string) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	servers, err := n.Servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if string(s.ID) == id {
+			if s.Suffrage == raft.Voter {
+				return nil
+			}
+			return n.AddVoter(ctx, id, string(s.Address))
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrUnknownMember, id)
+}
+
+// Remove removes a member, the leader itself included: raft then commits
+// the change, the old leader steps down and (raft's ShutdownOnRemove) stops,
+// and the others elect a new leader.
+func (n *Node) Remove(ctx context.Context, id string) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	return n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, membershipTimeout(ctx)))
+}
+
+// Servers returns the latest configuration (possibly not yet committed).
+func (n *Node) Servers() ([]raft.Server, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, mapErr(err)
+	}
+	return f.Configuration().Servers, nil
+}
+
+// TransferLeadership hands leadership to the most up-to-date voter.
+func (n *Node) TransferLeadership(ctx context.Context) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	return n.await(ctx, n.raft.LeadershipTransfer())
+}
+
+// liveVoter picks the other voter that answered the leader most recently,
+// if that was within half a heartbeat timeout (heartbeats go out every
+// tenth of one): a transfer to a node that is down would only delay
+// shutdown by an election timeout.
+func (n *Node) liveVoter() (raft.Server, bool) {
+	servers, err := n.Servers()
+	if err != nil {
+		return raft.Server{}, false
+	}
+	var best raft.Server
+	var bestContact time.Time
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter || string(s.ID) == n.cfg.ID {
+			continue
+		}
+		if c := n.trans.lastContact(s.ID); c.After(bestContact) {
+			best, bestContact = s, c
+		}
+	}
+	if bestContact.IsZero() || time.Since(bestContact) > n.cfg.HeartbeatTimeout/2 {
+		return raft.Server{}, false
+	}
+	return best, true
+}
+
+// Shutdown stops the node. A leader first hands leadership to a live voter,
+// bounded by one election timeout, so the cluster does not wait for a
+// failure detection; with no live voter it skips that at once. Then raft
+// stops and the stores and peer port close.
+func (n *Node) Shutdown() error {
+	n.shutdownOnce.Do(func() {
+		if n.raft.State() == raft.Leader {
+			if target, ok := n.liveVoter(); ok {
+				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ElectionTimeout)
+				err := n.await(ctx, n.raft.LeadershipTransferToServer(target.ID, target.Address))
+				cancel()
+				n.log.Info("leadership transfer on shutdown", "to", string(target.ID), "error", err)
+			}
+		}
+		close(n.stopCh)
+		err := n.raft.Shutdown().Error()
+		n.wg.Wait()
+		if cerr := n.mux.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
+		if cerr := n.bolt.Close(); err == nil {
+			err = cerr
+		}
+		n.shutdownErr = err
+	})
+	return n.shutdownErr
+}

@@ -1,0 +1,169 @@
+package raftnode
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// LatencyStats has etcd's /v2/stats/leader shape; values are milliseconds,
+// the unit etcd's v2stats uses.
+type LatencyStats struct {
+	Current           float64 `json:"current"`
+	Average           float64 `json:"average"`
+	StandardDeviation float64 `json:"standardDeviation"`
+	Minimum           float64 `json:"minimum"`
+	Maximum           float64 `json:"maximum"`
+}
+
+// CountsStats counts AppendEntries RPCs that got a reply (success) or failed
+// at the transport (fail).
+type CountsStats struct {
+	Fail    uint64 `json:"fail"`
+	Success uint64 `json:"success"`
+}
+
+// FollowerStats is one follower's entry of /v2/stats/leader.
+type FollowerStats struct {
+	Latency LatencyStats `json:"latency"`
+	Counts  CountsStats  `json:"counts"`
+}
+
+// peerStats accumulates what the leader observed of one follower.
+type peerStats struct {
+	n           uint64
+	fail        uint64
+	sum, sumSq  float64
+	min, max    float64
+	current     float64
+	lastContact time.Time
+	// ackSent/ackTerm: send time and term of the latest AppendEntries the
+	// follower answered without a higher term, i.e. that acknowledged this
+	// node as leader of ackTerm when it processed the request.
+	ackSent time.Time
+	ackTerm uint64
+}
+
+func (p *peerStats) export() FollowerStats {
+	fs := FollowerStats{Counts: CountsStats{Fail: p.fail, Success: p.n}}
+	if p.n > 0 {
+		avg := p.sum / float64(p.n)
+		fs.Latency = LatencyStats{
+			Current:           p.current,
+			Average:           avg,
+			StandardDeviation: math.Sqrt(max(0, p.sumSq/float64(p.n)-avg*avg)),
+			Minimum:           p.min,
+			Maximum:           p.max,
+		}
+	}
+	return fs
+}
+
+// statsTransport measures, per follower, the round trip of every synchronous
+// AppendEntries RPC the leader sends: the heartbeats (every HeartbeatTimeout/10)
+// and non-pipelined replication. A successful reply also stamps the
+// follower's last contact, which Shutdown uses to pick a live transfer
+// target. Everything else passes through unchanged.
+type statsTransport struct {
+	*raft.NetworkTransport
+
+	mu      sync.Mutex
+	peers   map[raft.ServerID]*peerStats
+	changed chan struct{} // closed and replaced on every acknowledgement
+}
+
+var (
+	_ raft.Transport   = (*statsTransport)(nil)
+	_ raft.WithClose   = (*statsTransport)(nil)
+	_ raft.WithPreVote = (*statsTransport)(nil)
+)
+
+func newStatsTransport(t *raft.NetworkTransport) *statsTransport {
+	return &statsTransport{NetworkTransport: t, peers: map[raft.ServerID]*peerStats{}, changed: make(chan struct{})}
+}
+
+func (t *statsTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
+	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	start := time.Now()
+	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
+	var ackTerm uint64
+	if err == nil && resp.Term == args.Term {
+		ackTerm = args.Term
+	}
+	t.record(id, start, time.Since(start), err, ackTerm)
+	return err
+}
+
+func (t *statsTransport) record(id raft.ServerID, start time.Time, d time.Duration, err error, ackTerm uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[id]
+	if p == nil {
+		p = &peerStats{min: math.Inf(1)}
+		t.peers[id] = p
+	}
+	if err != nil {
+		p.fail++
+		return
+	}
+	ms := float64(d) / float64(time.Millisecond)
+	p.n++
+	p.current = ms
+	p.sum += ms
+	p.sumSq += ms * ms
+	p.min = min(p.min, ms)
+	p.max = max(p.max, ms)
+	if start.After(p.lastContact) {
+		p.lastContact = start
+	}
+	if ackTerm != 0 && (ackTerm > p.ackTerm || ackTerm == p.ackTerm && start.After(p.ackSent)) {
+		p.ackTerm, p.ackSent = ackTerm, start
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
+// ackedSince counts the given servers that acknowledged this node as leader
+// of term with a request sent at or after since, and returns a channel that
+// closes on the next acknowledgement.
+func (t *statsTransport) ackedSince(servers []raft.ServerID, term uint64, since time.Time) (int, <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, id := range servers {
+		if p := t.peers[id]; p != nil && p.ackTerm == term && !p.ackSent.Before(since) {
+			n++
+		}
+	}
+	return n, t.changed
+}
+
+// reset starts a new leadership's statistics, as etcd does per leader.
+func (t *statsTransport) reset() {
+	t.mu.Lock()
+	t.peers = map[raft.ServerID]*peerStats{}
+	t.mu.Unlock()
+}
+
+func (t *statsTransport) followerStats() map[raft.ServerID]FollowerStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[raft.ServerID]FollowerStats, len(t.peers))
+	for id, p := range t.peers {
+		out[id] = p.export()
+	}
+	return out
+}
+
+// lastContact is when the follower last answered an AppendEntries sent at or
+// after that time (zero if never).
+func (t *statsTransport) lastContact(id raft.ServerID) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.peers[id]; p != nil {
+		return p.lastContact
+	}
+	return time.Time{}
+}
