@@ -91,8 +91,10 @@ func writeKeyError(w http.ResponseWriter, err error) {
 // memberErrorStatus maps membership conditions to the statuses etcd's members API uses.
 func memberErrorStatus(err error) int {
 	switch {
-	case errors.Is(err, server.ErrMemberNotFound):
+	case errors.Is(err, server.ErrMemberNotFound), errors.Is(err, errNoRoute):
 		return http.StatusNotFound
+	case errors.Is(err, server.ErrInvalidAction):
+		return http.StatusBadRequest
 	case errors.Is(err, server.ErrMemberExists), errors.Is(err, server.ErrPeerURLExists):
 		return http.StatusConflict
 	case errors.Is(err, server.ErrLearnerNotReady), errors.Is(err, server.ErrMemberNotLearner),

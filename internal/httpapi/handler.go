@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
@@ -54,6 +55,12 @@ type Backend interface {
 	SelfStats() any
 	LeaderStats() (any, error)
 	Health(ctx context.Context) error
+	// The /v1 cluster view for smart clients (cluster.go).
+	ClusterInfo(ctx context.Context) api.Cluster
+	ClusterMembers(ctx context.Context) api.ClusterMembers
+	ClusterMember(ctx context.Context, name string) (api.ClusterMember, error)
+	SetMemberState(ctx context.Context, name, action string) error
+	LocalLiveness() server.Liveness
 }
 
 // Config configures the handlers.
@@ -104,6 +111,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux()}
 	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial)
 	h.metrics = newMetrics(cfg.Registry, b)
+	h.registerCluster()
 	if peer {
 		h.mux.HandleFunc(peerReadIndexPath, h.serveReadIndex)
 		h.mux.HandleFunc(peerClusterPath, h.servePeerCluster)

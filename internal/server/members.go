@@ -28,6 +28,11 @@ type MemberInfo struct {
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
 	Learner    bool     `json:"learner"`
+	// Published by the member itself for smart clients.
+	Rack                int      `json:"rack,omitempty"`
+	AlternateClientURLs []string `json:"alternateClientURLs,omitempty"`
+	// Evacuated is set by an operator through POST /v1/cluster/members/{name}/state only.
+	Evacuated bool `json:"-"`
 }
 
 // MemberIDString renders a member id as raft's server id (and etcd's wire form).
@@ -53,6 +58,7 @@ func (s *Server) Members() []MemberInfo {
 		mi := MemberInfo{ID: id, Learner: sv.Suffrage == raft.Nonvoter}
 		if m, ok := meta[id]; ok {
 			mi.Name, mi.PeerURLs, mi.ClientURLs = m.Name, m.PeerURLs, m.ClientURLs
+			mi.Rack, mi.AlternateClientURLs, mi.Evacuated = m.Rack, m.AlternateClientURLs, m.Evacuated
 		}
 		if len(mi.PeerURLs) == 0 {
 			mi.PeerURLs = []string{s.cfg.PeerScheme + "://" + string(sv.Address)}
@@ -230,6 +236,7 @@ func (s *Server) Publish(ctx context.Context, mi MemberInfo) error {
 	}
 	m := s.fsmMember(mi.ID)
 	m.Name, m.ClientURLs = mi.Name, mi.ClientURLs
+	m.Rack, m.AlternateClientURLs = mi.Rack, mi.AlternateClientURLs
 	if len(mi.PeerURLs) > 0 {
 		m.PeerURLs = mi.PeerURLs
 	}
@@ -262,7 +269,8 @@ func (s *Server) published() bool {
 	for _, m := range s.fsm.Members() {
 		if m.ID == s.cfg.MemberID {
 			return m.Name == s.cfg.Name && slices.Equal(m.ClientURLs, s.cfg.ClientURLs) &&
-				slices.Equal(m.PeerURLs, s.cfg.PeerURLs)
+				slices.Equal(m.PeerURLs, s.cfg.PeerURLs) && m.Rack == s.cfg.Rack &&
+				slices.Equal(m.AlternateClientURLs, s.cfg.AlternateClientURLs)
 		}
 	}
 	return false
@@ -288,7 +296,8 @@ func (s *Server) publishLoop() {
 }
 
 func (s *Server) publishOnce(ctx context.Context) error {
-	self := MemberInfo{ID: s.cfg.MemberID, Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs}
+	self := MemberInfo{ID: s.cfg.MemberID, Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs,
+		Rack: s.cfg.Rack, AlternateClientURLs: s.cfg.AlternateClientURLs}
 	if s.raft.IsLeader() {
 		return s.Publish(ctx, self)
 	}

@@ -26,6 +26,14 @@ type Config struct {
 	// ExpiryInterval is the longest the leader waits between two looks at the TTL heap.
 	ExpiryInterval time.Duration
 	Logger         *slog.Logger
+
+	// The cluster view for smart clients (cluster.go): the name clients check, this member's
+	// rack, its client URLs for clients on other networks, and how long the leader may go
+	// without hearing from a member before calling it Offline (0: 2s).
+	ClusterName         string
+	Rack                int
+	AlternateClientURLs []string
+	OfflineAfter        time.Duration
 }
 
 // Server is one node's logic.
@@ -40,6 +48,8 @@ type Server struct {
 	mu          sync.Mutex
 	leaderSince time.Time
 	lastLeader  string
+
+	live liveness
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -59,6 +69,9 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 	if cfg.PeerScheme == "" {
 		cfg.PeerScheme = "http"
 	}
+	if cfg.OfflineAfter == 0 {
+		cfg.OfflineAfter = 2 * time.Second
+	}
 	return &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
 		start: time.Now(), stop: make(chan struct{})}
 }
@@ -66,9 +79,10 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 // Run starts the background loops: TTL expiry (on the leader) and publishing this node's
 // attributes. Stop ends them.
 func (s *Server) Run() {
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.expiryLoop() }()
 	go func() { defer s.wg.Done(); s.publishLoop() }()
+	go func() { defer s.wg.Done(); s.livenessLoop() }()
 }
 
 // Stop ends the background loops and waits for them.
