@@ -1,0 +1,73 @@
+package raftnode
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+func records(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	buf.Reset()
+	return out
+}
+
+func TestHCLogToSlog(t *testing.T) {
+	var buf bytes.Buffer
+	l := newHCLog(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), "raft")
+
+	l.Debug("hidden")
+	l.Trace("hidden too")
+	l.Info("hello", "peer", "b")
+	l.Named("snapshot").With("id", "1-2-3").Warn("slow", "ms", 12)
+	l.Error("bad")
+	l.Log(hclog.Off, "never")
+	got := records(t, &buf)
+	if len(got) != 3 {
+		t.Fatalf("records %v", got)
+	}
+	if got[0]["level"] != "INFO" || got[0]["msg"] != "hello" || got[0]["peer"] != "b" || got[0]["component"] != "raft" {
+		t.Fatalf("info record %v", got[0])
+	}
+	if got[1]["level"] != "WARN" || got[1]["component"] != "raft.snapshot" || got[1]["id"] != "1-2-3" || got[1]["ms"] != float64(12) {
+		t.Fatalf("warn record %v", got[1])
+	}
+	if got[2]["level"] != "ERROR" {
+		t.Fatalf("error record %v", got[2])
+	}
+	if l.IsDebug() || l.IsTrace() || !l.IsInfo() || l.GetLevel() != hclog.Info {
+		t.Fatal("levels do not follow the slog handler")
+	}
+
+	w := l.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
+	_, _ = w.Write([]byte("[WARN] raft-net: failed to accept\n"))
+	_, _ = w.Write([]byte("[DEBUG] dropped\n"))
+	l.StandardLogger(nil).Print("plain line")
+	got = records(t, &buf)
+	if len(got) != 2 || got[0]["level"] != "WARN" || got[0]["msg"] != "raft-net: failed to accept" ||
+		got[1]["level"] != "INFO" || got[1]["msg"] != "plain line" {
+		t.Fatalf("standard writer records %v", got)
+	}
+
+	var tbuf bytes.Buffer
+	tl := newHCLog(slog.New(slog.NewJSONHandler(&tbuf, &slog.HandlerOptions{Level: levelTrace})), "raft")
+	tl.Trace("t")
+	if r := records(t, &tbuf); len(r) != 1 || r[0]["level"] != "DEBUG-4" || !tl.IsTrace() {
+		t.Fatalf("trace record %v", r)
+	}
+}
