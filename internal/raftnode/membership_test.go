@@ -157,12 +157,14 @@ func TestShutdownWithoutLiveFollowerIsPrompt(t *testing.T) {
 	})
 	l := c.leader()
 	put(t, l, "/k", "v")
-	for _, id := range c.others(l.id) {
+	followers := c.others(l.id)
+	for _, id := range followers {
 		c.stop(id)
 	}
-	waitFor(t, 3*time.Second, "followers seen as down", func() bool {
-		_, ok := l.n.liveVoter()
-		return !ok
+	stopped := time.Now()
+	waitFor(t, 3*time.Second, "heartbeat failures to both followers, a second after their stop", func() bool {
+		st := l.n.FollowerStats()
+		return time.Since(stopped) > time.Second && st[followers[0]].Counts.Fail > 0 && st[followers[1]].Counts.Fail > 0
 	})
 	if !l.n.IsLeader() {
 		t.Skip("leader stepped down before the check; nothing to transfer")
@@ -177,7 +179,9 @@ func TestShutdownWithoutLiveFollowerIsPrompt(t *testing.T) {
 	waitFor(t, time.Second, "the entry appended", func() bool { return l.n.LastIndex() > l.n.CommitIndex() })
 	start := time.Now()
 	c.stop(l.id)
-	if took := time.Since(start); took > 500*time.Millisecond {
+	took := time.Since(start)
+	t.Logf("shutdown took %v", took)
+	if took > 400*time.Millisecond {
 		t.Fatalf("shutdown with no live follower took %v", took)
 	}
 }
