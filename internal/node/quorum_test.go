@@ -301,8 +301,17 @@ func TestQuorumLaggingNodeNeverWins(t *testing.T) {
 func TestQuorumTwoOfThreeDownFailsClearly(t *testing.T) {
 	c := newQuorumCluster(t)
 	leader := c.WaitLeader(t)
+	// One stops gracefully, one crashes: both must release their quorum port.
+	var stopped *testcluster.Member
 	for _, m := range c.Members {
-		if m != leader {
+		switch {
+		case m == leader:
+		case stopped == nil:
+			stopped = m
+			if err := c.Stop(m.Index); err != nil {
+				t.Fatal(err)
+			}
+		default:
 			c.Kill(m.Index)
 		}
 	}
@@ -320,6 +329,11 @@ func TestQuorumTwoOfThreeDownFailsClearly(t *testing.T) {
 	one := newQuorumClient(t, testKey, []string{leader.QuorumAddr()}, nil)
 	if _, err := query(t, one, cquorum.QueryPing, ""); err != nil {
 		t.Fatal(err)
+	}
+	// A restarted member serves again on its address, and two of three suffice.
+	c.Restart(stopped.Index)
+	if _, err := query(t, qc, cquorum.QueryPing, ""); err != nil {
+		t.Fatalf("after a restart: %v", err)
 	}
 }
 
