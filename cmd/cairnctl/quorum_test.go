@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cquorum "github.com/cairn-io/cairn/client/quorum"
+	"github.com/cairn-io/cairn/internal/testcluster"
+)
+
+func runQuorum(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newQuorumCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	cmd.SilenceUsage = true
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestQuorumCommand(t *testing.T) {
+	key := []byte("cairnctl-quorum-key")
+	c := testcluster.New(t, 3, testcluster.WithQuorum(key))
+	leader := c.WaitLeader(t)
+	put, err := c.Put(leader.Index, "/app/color", "blue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, key, 0o600)
+	common := []string{"--quorum-hmac-key-file", keyFile, "--quorum-peers", strings.Join(c.QuorumAddrs(), ",")}
+	run := func(args ...string) (string, error) { return runQuorum(t, append(args, common...)...) }
+
+	// Followers apply the write a moment after the leader; quorum reads may lag that much.
+	var out string
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		out, err = run("get", "app/color")
+		return err
+	})
+	if !strings.Contains(out, "/app/color") || !strings.Contains(out, "blue") ||
+		!strings.Contains(out, strconv.FormatUint(put.Node.ModifiedIndex, 10)) {
+		t.Fatalf("get printed:\n%s", out)
+	}
+
+	out, err = run("get", "/app/color", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Node   string
+		Index  uint64
+		Answer cquorum.KeyAnswer
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil || js.Answer.Value != "blue" || js.Node == "" || js.Index == 0 {
+		t.Fatalf("get -o json printed %q (%v)", out, err)
+	}
+
+	if out, err = run("ping"); err != nil || !strings.Contains(out, "ANSWERED BY") {
+		t.Fatalf("ping: %q, %v", out, err)
+	}
+	if out, err = run("leader"); err != nil || !strings.Contains(out, leader.Name) || !strings.Contains(out, leader.ClientURL) {
+		t.Fatalf("leader: %q, %v", out, err)
+	}
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		out, err = run("members")
+		if err != nil {
+			return err
+		}
+		roles := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			if f := strings.Fields(line); len(f) == 4 {
+				roles[f[0]] = f[1]
+			}
+		}
+		for _, m := range c.Members {
+			want := "follower"
+			if m == leader {
+				want = "leader"
+			}
+			if roles[m.Name] != want {
+				return fmt.Errorf("%s is %q, want %q; members printed:\n%s", m.Name, roles[m.Name], want, out)
+			}
+		}
+		if len(roles) != 3 {
+			return fmt.Errorf("members printed:\n%s", out)
+		}
+		return nil
+	})
+
+	if _, err = run("get", "/nope"); err == nil || !strings.Contains(err.Error(), "/nope: key not found") {
+		t.Fatalf("missing key: %v", err)
+	}
+
+	// Two members down: no answer is trusted.
+	c.Kill(1)
+	c.Kill(2)
+	if _, err = run("ping", "--timeout", "500ms"); err == nil || !strings.Contains(err.Error(), "not enough replies") {
+		t.Fatalf("ping with one member of three: %v", err)
+	}
+}
+
+func TestQuorumCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runQuorum(t, "ping", "--quorum-hmac-key-file", filepath.Join(dir, "none"), "--quorum-peers", "127.0.0.1"); err == nil ||
+		!strings.Contains(err.Error(), "--quorum-hmac-key-file: ") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing key file: %v", err)
+	}
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("k"), 0o600)
+	if _, err := runQuorum(t, "ping", "--quorum-hmac-key-file", keyFile, "-o", "yaml"); err == nil || !strings.Contains(err.Error(), "-o must be table or json") {
+		t.Fatalf("bad -o: %v", err)
+	}
+}
+
+// Discovery lists the members through one client endpoint and asks each at its client host
+// and the quorum port.
+func TestQuorumDiscovery(t *testing.T) {
+	c := testcluster.New(t, 3)
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		peers, err := discoverPeers(context.Background(), strings.TrimPrefix(c.Members[0].ClientURL, "http://"), 2399)
+		if err != nil {
+			return err
+		}
+		if len(peers) != 3 {
+			return fmt.Errorf("peers %v, want three", peers)
+		}
+		for _, p := range peers {
+			if p != "127.0.0.1:2399" {
+				return fmt.Errorf("peer %q, want the member's client host at the quorum port", p)
+			}
+		}
+		return nil
+	})
+	f := &quorumFlags{hosts: "127.0.0.1:1", port: 2381}
+	if _, err := f.quorumPeers(context.Background()); err == nil || !strings.Contains(err.Error(), "give --quorum-peers") {
+		t.Fatalf("unreachable hosts: %v", err)
+	}
+}
