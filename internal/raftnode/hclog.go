@@ -21,13 +21,18 @@ const levelTrace = slog.LevelDebug - 4
 // whatever the slog handler enables; SetLevel is ignored because the slog
 // configuration is the single place that decides it.
 type slogHCLog struct {
-	l       *slog.Logger
+	base    *slog.Logger // the caller's logger plus implied args, without the name
+	l       *slog.Logger // base plus component=name
 	name    string
 	implied []interface{}
 }
 
 func newHCLog(l *slog.Logger, name string) hclog.Logger {
-	return &slogHCLog{l: l.With("component", name), name: name}
+	return derive(l, name, nil)
+}
+
+func derive(base *slog.Logger, name string, implied []interface{}) *slogHCLog {
+	return &slogHCLog{base: base, l: base.With("component", name), name: name, implied: implied}
 }
 
 func toSlogLevel(level hclog.Level) slog.Level {
@@ -67,25 +72,20 @@ func (a *slogHCLog) IsError() bool             { return a.enabled(slog.LevelErro
 func (a *slogHCLog) ImpliedArgs() []interface{} { return a.implied }
 
 func (a *slogHCLog) With(args ...interface{}) hclog.Logger {
-	return &slogHCLog{
-		l:       a.l.With(args...),
-		name:    a.name,
-		implied: append(append([]interface{}{}, a.implied...), args...),
-	}
+	return derive(a.base.With(args...), a.name, append(append([]interface{}{}, a.implied...), args...))
 }
 
 func (a *slogHCLog) Name() string { return a.name }
 
 func (a *slogHCLog) Named(name string) hclog.Logger {
-	full := name
 	if a.name != "" {
-		full = a.name + "." + name
+		name = a.name + "." + name
 	}
-	return &slogHCLog{l: a.l.With("component", full), name: full, implied: a.implied}
+	return derive(a.base, name, a.implied)
 }
 
 func (a *slogHCLog) ResetNamed(name string) hclog.Logger {
-	return &slogHCLog{l: a.l.With("component", name), name: name, implied: a.implied}
+	return derive(a.base, name, a.implied)
 }
 
 func (a *slogHCLog) SetLevel(hclog.Level) {}

@@ -37,12 +37,16 @@ func TestHCLogToSlog(t *testing.T) {
 	l.Named("snapshot").With("id", "1-2-3").Warn("slow", "ms", 12)
 	l.Error("bad")
 	l.Log(hclog.Off, "never")
+	buf0 := strings.Split(buf.String(), "\n")[1]
 	got := records(t, &buf)
 	if len(got) != 3 {
 		t.Fatalf("records %v", got)
 	}
 	if got[0]["level"] != "INFO" || got[0]["msg"] != "hello" || got[0]["peer"] != "b" || got[0]["component"] != "raft" {
 		t.Fatalf("info record %v", got[0])
+	}
+	if n := strings.Count(buf0, `"component"`); n != 1 {
+		t.Fatalf("component logged %d times in %s", n, buf0)
 	}
 	if got[1]["level"] != "WARN" || got[1]["component"] != "raft.snapshot" || got[1]["id"] != "1-2-3" || got[1]["ms"] != float64(12) {
 		t.Fatalf("warn record %v", got[1])

@@ -245,3 +245,33 @@ func TestFollowerStats(t *testing.T) {
 		return l.n.FollowerStats()[victim].Counts.Fail > 0
 	})
 }
+
+// Concurrent writes share log appends (one bbolt transaction, one fsync each).
+func TestGroupCommit(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	l := c.leader()
+	const writes = 200
+	a0, e0 := l.n.appends.appends.Load(), l.n.appends.entries.Load()
+	start := make(chan struct{})
+	errs := make(chan error, writes)
+	for i := range writes {
+		go func() {
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _, err := l.n.Apply(ctx, (&fsm.Command{Type: fsm.CmdPut, Key: fmt.Sprintf("/g/%d", i), Value: "v"}).Marshal())
+			errs <- err
+		}()
+	}
+	close(start)
+	for range writes {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	appends, entries := l.n.appends.appends.Load()-a0, l.n.appends.entries.Load()-e0
+	t.Logf("%d writes: %d entries in %d appends", writes, entries, appends)
+	if entries < writes || appends > writes/4 {
+		t.Fatalf("%d entries in %d appends: writes were not batched", entries, appends)
+	}
+}

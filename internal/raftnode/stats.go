@@ -3,6 +3,7 @@ package raftnode
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -166,4 +167,22 @@ func (t *statsTransport) lastContact(id raft.ServerID) time.Time {
 		return p.lastContact
 	}
 	return time.Time{}
+}
+
+// countingLogStore counts log appends: on the leader each StoreLogs call is
+// one bbolt transaction, i.e. one fsync, so entries per append shows how well
+// group commit batches concurrent writes.
+type countingLogStore struct {
+	raft.LogStore
+	appends, entries atomic.Uint64
+}
+
+func (c *countingLogStore) StoreLog(l *raft.Log) error {
+	return c.StoreLogs([]*raft.Log{l})
+}
+
+func (c *countingLogStore) StoreLogs(logs []*raft.Log) error {
+	c.appends.Add(1)
+	c.entries.Add(uint64(len(logs)))
+	return c.LogStore.StoreLogs(logs)
 }
