@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/cairn-io/cairn/internal/node"
 )
@@ -54,13 +55,29 @@ func (c *Cluster) QuorumAddrs() []string {
 	return out
 }
 
-// freeUDPPort finds a UDP port free on 127.0.0.1 now. The node binds it itself, and binds the
-// same port again when it restarts, as a real member would.
+var (
+	udpPortsMu sync.Mutex
+	// udpPorts keeps one port from going to two members: the kernel may hand a just-closed
+	// port out again, and the nodes bind theirs only later.
+	udpPorts = map[int]bool{}
+)
+
+// freeUDPPort finds a UDP port free on 127.0.0.1 now and not given out before. The node binds
+// it itself, and binds the same port again when it restarts, as a real member would.
 func freeUDPPort() (int, error) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return 0, err
+	udpPortsMu.Lock()
+	defer udpPortsMu.Unlock()
+	for range 100 {
+		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return 0, err
+		}
+		port := conn.LocalAddr().(*net.UDPAddr).Port
+		conn.Close()
+		if !udpPorts[port] {
+			udpPorts[port] = true
+			return port, nil
+		}
 	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).Port, nil
+	return 0, fmt.Errorf("no fresh UDP port after 100 attempts")
 }
