@@ -1,0 +1,152 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/cairn-io/cairn/api"
+)
+
+// Member is a cluster member as GET /v1/cluster/members describes it.
+type Member struct {
+	ServerName    string
+	ID            string
+	URL           string
+	AlternateURL  string
+	PeerURL       string
+	Database      bool     // a voter
+	Roles         []string // api.RoleLeader, api.RoleVoter, api.RoleStandby
+	Status        string   // api.StatusOnline, Offline, Evacuated, Blocked
+	Message       string
+	FailureDomain int // the rack
+	AppliedIndex  uint64
+}
+
+func fromAPI(m api.ClusterMember) Member {
+	return Member{ServerName: m.ServerName, ID: m.ID, URL: m.URL, AlternateURL: m.AlternateURL,
+		PeerURL: m.PeerURL, Database: m.Database, Roles: m.Roles, Status: m.Status, Message: m.Message,
+		FailureDomain: m.FailureDomain, AppliedIndex: m.AppliedIndex}
+}
+
+// Members reads and changes membership.
+type Members struct {
+	s *Session
+}
+
+// Members returns the membership API; it routes like a session with DefaultBehavior.
+func (c *Cluster) Members() *Members {
+	b := DefaultBehavior
+	b.Replica = ReplicaLeader
+	return &Members{s: c.CreateSession(b)}
+}
+
+// All lists every member.
+func (m *Members) All(ctx context.Context) ([]Member, error) {
+	rep, err := m.s.do(ctx, request{method: http.MethodGet, path: "/v1/cluster/members", safe: true})
+	if err != nil {
+		return nil, err
+	}
+	if rep.status != http.StatusOK {
+		return nil, replyError(rep)
+	}
+	var ms api.ClusterMembers
+	if err := json.Unmarshal(rep.body, &ms); err != nil {
+		return nil, err
+	}
+	out := make([]Member, 0, len(ms.Members))
+	for _, x := range ms.Members {
+		out = append(out, fromAPI(x))
+	}
+	return out, nil
+}
+
+// Get returns one member by name; ErrMemberNotFound if there is none.
+func (m *Members) Get(ctx context.Context, name string) (Member, error) {
+	rep, err := m.s.do(ctx, request{method: http.MethodGet, path: "/v1/cluster/members/" + url.PathEscape(name), safe: true})
+	if err != nil {
+		return Member{}, err
+	}
+	if rep.status == http.StatusNotFound {
+		return Member{}, fmt.Errorf("%w: %s", ErrMemberNotFound, name)
+	}
+	if rep.status != http.StatusOK {
+		return Member{}, replyError(rep)
+	}
+	var x api.ClusterMember
+	if err := json.Unmarshal(rep.body, &x); err != nil {
+		return Member{}, err
+	}
+	return fromAPI(x), nil
+}
+
+// Add adds a member with these peer URLs (a learner, "database-standby", if learner is true);
+// then start the new node with --initial-cluster-state existing. The answer has its ID.
+func (m *Members) Add(ctx context.Context, peerURLs []string, learner bool) (Member, error) {
+	body, _ := json.Marshal(api.MemberCreateRequest{PeerURLs: peerURLs, IsLearner: learner})
+	rep, err := m.s.do(ctx, request{method: http.MethodPost, path: "/v2/members", json: body, write: true})
+	if err != nil {
+		return Member{}, err
+	}
+	if rep.status != http.StatusCreated {
+		return Member{}, replyError(rep)
+	}
+	var am api.Member
+	if err := json.Unmarshal(rep.body, &am); err != nil {
+		return Member{}, err
+	}
+	m.s.c.requestRefresh()
+	out := Member{ID: am.ID, Database: !am.IsLearner}
+	if len(am.PeerURLs) > 0 {
+		out.PeerURL = am.PeerURLs[0]
+	}
+	return out, nil
+}
+
+// Remove removes the named member.
+func (m *Members) Remove(ctx context.Context, name string) error {
+	mem, err := m.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	rep, err := m.s.do(ctx, request{method: http.MethodDelete, path: "/v2/members/" + mem.ID, write: true})
+	if err != nil {
+		return err
+	}
+	if rep.status != http.StatusNoContent {
+		return replyError(rep)
+	}
+	m.s.c.requestRefresh()
+	return nil
+}
+
+// Evacuate hands leadership away if the member holds it and marks it Evacuated: clients stop
+// sending it requests.
+func (m *Members) Evacuate(ctx context.Context, name string) error {
+	return m.setState(ctx, name, api.ActionEvacuate)
+}
+
+// Restore brings an evacuated member back into service.
+func (m *Members) Restore(ctx context.Context, name string) error {
+	return m.setState(ctx, name, api.ActionRestore)
+}
+
+func (m *Members) setState(ctx context.Context, name, action string) error {
+	body, _ := json.Marshal(api.ClusterMemberState{Action: action})
+	rep, err := m.s.do(ctx, request{method: http.MethodPost,
+		path: "/v1/cluster/members/" + url.PathEscape(name) + "/state", json: body, write: true})
+	if err != nil {
+		return err
+	}
+	switch rep.status {
+	case http.StatusNoContent:
+		m.s.c.requestRefresh()
+		return nil
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %s", ErrMemberNotFound, name)
+	}
+	return replyError(rep)
+}
+

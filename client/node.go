@@ -1,0 +1,171 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cairn-io/cairn/api"
+)
+
+// NodeInfo is one node as the client sees it.
+type NodeInfo struct {
+	Name    string
+	Address string // the base URL the client dials
+	Rack    int
+	// Status and Message are the cluster's word on the member (api.StatusOnline, ...).
+	Status  string
+	Message string
+	Leader  bool
+	// Reachable is false while the client cannot talk to the node; Err says why.
+	Reachable bool
+	Err       string
+}
+
+// node is a member the client talks to.
+type node struct {
+	name string
+	addr string
+	// slots bounds concurrent requests; a full channel is ErrPoolExhausted.
+	slots chan struct{}
+
+	mu          sync.Mutex
+	rack        int
+	status      string
+	message     string
+	reachable   bool
+	lastErr     error
+	errs        int
+	windowStart time.Time
+	warmed      bool
+}
+
+func newNode(name, addr string, max int) *node {
+	return &node{name: name, addr: addr, slots: make(chan struct{}, max)}
+}
+
+func (n *node) acquire() error {
+	select {
+	case n.slots <- struct{}{}:
+		return nil
+	default:
+		return fmt.Errorf("%w: node %s has all %d connections in use (MaxConnectionsPerNode)",
+			ErrPoolExhausted, n.name, cap(n.slots))
+	}
+}
+
+func (n *node) release() { <-n.slots }
+
+// failed records a transport failure for the breaker and routing.
+func (n *node) failed(err error, window time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.reachable, n.lastErr = false, err
+	n.countErrLocked(window)
+}
+
+func (n *node) countErrLocked(window time.Duration) {
+	if time.Since(n.windowStart) > window {
+		n.windowStart, n.errs = time.Now(), 0
+	}
+	n.errs++
+}
+
+// breakerOpen reports whether the node failed more than max times in the current window.
+func (n *node) breakerOpen(max int, window time.Duration) bool {
+	if max <= 0 {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if time.Since(n.windowStart) > window {
+		n.windowStart, n.errs = time.Now(), 0
+	}
+	return n.errs >= max
+}
+
+func (n *node) info(leader string) NodeInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ni := NodeInfo{Name: n.name, Address: n.addr, Rack: n.rack, Status: n.status, Message: n.message,
+		Leader: n.name == leader && leader != "", Reachable: n.reachable}
+	if n.lastErr != nil {
+		ni.Err = n.lastErr.Error()
+	}
+	return ni
+}
+
+// usable: reachable, and neither evacuated nor blocked in the cluster's view.
+func (n *node) usable() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.reachable && n.status != api.StatusEvacuated && n.status != api.StatusBlocked &&
+		n.status != api.StatusOffline
+}
+
+func (n *node) isReachable() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.reachable
+}
+
+// getJSON fetches a /v1 document from base with the tend timeout.
+func (c *Cluster) getJSON(ctx context.Context, base, path string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.settings.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s%s: %s: %s", base, path, resp.Status, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+// probe asks a node for the cluster document and checks its cluster name.
+func (c *Cluster) probe(ctx context.Context, base string) (api.Cluster, error) {
+	var info api.Cluster
+	if err := c.getJSON(ctx, base, "/v1/cluster", &info); err != nil {
+		return info, err
+	}
+	if c.def.clusterName != "" && info.ClusterName != c.def.clusterName {
+		return info, fmt.Errorf("%w: node %s at %s is in cluster %q, want %q",
+			ErrClusterNameMismatch, info.ServerName, base, info.ClusterName, c.def.clusterName)
+	}
+	return info, nil
+}
+
+// warm opens MinConnectionsPerNode connections to a node the first time it is reached.
+func (c *Cluster) warm(n *node) {
+	n.mu.Lock()
+	done := n.warmed
+	n.warmed = true
+	n.mu.Unlock()
+	if done || c.settings.MinConnectionsPerNode == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < c.settings.MinConnectionsPerNode; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v api.Version
+			_ = c.getJSON(c.ctx, n.addr, "/version", &v)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,273 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Consistency of reads.
+type Consistency int
+
+const (
+	// Linearizable reads see every write acknowledged before they started (the default).
+	Linearizable Consistency = iota
+	// Serializable reads are served from the chosen node's state, possibly stale, faster.
+	Serializable
+)
+
+// ReplicaPolicy chooses the node for reads; writes always go to the leader.
+type ReplicaPolicy int
+
+const (
+	// PreferRack reads from the first rack of PreferringRacks with a usable node, in order,
+	// then from any node.
+	PreferRack ReplicaPolicy = iota
+	// ReplicaLeader reads from the leader.
+	ReplicaLeader
+	// ReplicaAny spreads reads over every usable node.
+	ReplicaAny
+)
+
+// Behavior is what a session does with each operation.
+type Behavior struct {
+	// Timeout bounds one operation, retries included (watches excepted).
+	Timeout time.Duration
+	// MaxRetries is how many times an operation that is safe to repeat (a read, or a write
+	// that provably never reached a server) is tried again, BackoffBase apart, doubling.
+	MaxRetries  int
+	BackoffBase time.Duration
+	Consistency Consistency
+	Replica     ReplicaPolicy
+}
+
+// DefaultBehavior: 5s, 3 retries from 25ms, linearizable reads, preferred racks.
+var DefaultBehavior = Behavior{Timeout: 5 * time.Second, MaxRetries: 3, BackoffBase: 25 * time.Millisecond,
+	Consistency: Linearizable, Replica: PreferRack}
+
+// Session runs operations on a cluster with one Behavior. It is cheap and safe for concurrent use.
+type Session struct {
+	c *Cluster
+	b Behavior
+}
+
+// CreateSession returns a session with behavior b.
+func (c *Cluster) CreateSession(b Behavior) *Session {
+	if b.Timeout <= 0 {
+		b.Timeout = DefaultBehavior.Timeout
+	}
+	if b.BackoffBase <= 0 {
+		b.BackoffBase = DefaultBehavior.BackoffBase
+	}
+	return &Session{c: c, b: b}
+}
+
+// pick chooses a node for an operation, skipping those in tried while others remain.
+func (c *Cluster) pick(write bool, policy ReplicaPolicy, tried map[*node]bool) (*node, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var usable []*node
+	for _, n := range c.nodes {
+		if !tried[n] && n.usable() && !n.breakerOpen(c.settings.MaxErrorRate, c.settings.ErrorRateWindow) {
+			usable = append(usable, n)
+		}
+	}
+	if len(usable) == 0 {
+		if len(c.nodes) == 0 {
+			return nil, fmt.Errorf("%w: the client knows no node yet", ErrNoNodes)
+		}
+		return nil, fmt.Errorf("%w: none of %d known nodes is reachable and in service", ErrNoNodes, len(c.nodes))
+	}
+	// Stable order, so that round robin and rack fallback are predictable.
+	sortNodes(usable)
+	if write || policy == ReplicaLeader {
+		for _, n := range usable {
+			if n.name == c.leader {
+				return n, nil
+			}
+		}
+		// A follower relays writes to the leader in one hop.
+	}
+	if !write && policy == PreferRack {
+		for _, r := range c.def.racks {
+			var in []*node
+			for _, n := range usable {
+				n.mu.Lock()
+				if n.rack == r {
+					in = append(in, n)
+				}
+				n.mu.Unlock()
+			}
+			if len(in) > 0 {
+				c.rr++
+				return in[c.rr%uint64(len(in))], nil
+			}
+		}
+	}
+	c.rr++
+	return usable[c.rr%uint64(len(usable))], nil
+}
+
+func sortNodes(ns []*node) {
+	for i := 1; i < len(ns); i++ {
+		for j := i; j > 0 && ns[j].name < ns[j-1].name; j-- {
+			ns[j], ns[j-1] = ns[j-1], ns[j]
+		}
+	}
+}
+
+// request is one HTTP call to be routed.
+type request struct {
+	method string
+	path   string // includes the query
+	body   url.Values
+	json   []byte
+	write  bool
+	// safe operations may be repeated after any failure; others only when not sent.
+	safe bool
+}
+
+// reply is a finished HTTP exchange.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+	node   string
+}
+
+// do routes r with retries and returns the reply of the first node that answered.
+func (s *Session) do(ctx context.Context, r request) (*reply, error) {
+	if s.c.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.b.Timeout)
+	defer cancel()
+	tried := map[*node]bool{}
+	backoff := s.b.BackoffBase
+	var last error
+	for attempt := 0; ; attempt++ {
+		rep, retry, err := s.once(ctx, r, tried)
+		if err == nil {
+			return rep, nil
+		}
+		last = err
+		if !retry || attempt >= s.b.MaxRetries || ctx.Err() != nil {
+			return nil, last
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, last
+		case <-s.c.ctx.Done():
+			t.Stop()
+			return nil, ErrClosed
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+func (s *Session) once(ctx context.Context, r request, tried map[*node]bool) (*reply, bool, error) {
+	n, err := s.c.pick(r.write, s.b.Replica, tried)
+	if err != nil {
+		if len(tried) > 0 {
+			clear(tried) // every node failed once: start over after the backoff
+		}
+		s.c.requestRefresh()
+		return nil, true, err
+	}
+	if err := n.acquire(); err != nil {
+		tried[n] = true
+		return nil, true, err
+	}
+	defer n.release()
+	// Closing the cluster ends requests in flight too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.c.ctx, cancel)()
+	resp, err := s.c.send(ctx, n, r)
+	if err != nil {
+		tried[n] = true
+		n.failed(err, s.c.settings.ErrorRateWindow)
+		s.c.requestRefresh()
+		var op *net.OpError
+		notSent := errors.As(err, &op) && op.Op == "dial"
+		return nil, r.safe || notSent, fmt.Errorf("node %s: %w", n.name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tried[n] = true
+		n.failed(err, s.c.settings.ErrorRateWindow)
+		return nil, r.safe, fmt.Errorf("node %s: %w", n.name, err)
+	}
+	rep := &reply{status: resp.StatusCode, header: resp.Header, body: body, node: resp.Header.Get("X-Cairn-Node")}
+	if rep.node == "" {
+		rep.node = n.name
+	}
+	if r.write && n.name != s.c.Leader() {
+		// Relayed by a follower: the client's idea of the leader is stale.
+		s.c.requestRefresh()
+	}
+	if resp.StatusCode >= 500 {
+		// Leader election or a relay that failed: the member list may have moved.
+		s.c.requestRefresh()
+		tried[n] = true
+		return nil, r.safe, replyError(rep)
+	}
+	return rep, false, nil
+}
+
+func (c *Cluster) send(ctx context.Context, n *node, r request) (*http.Response, error) {
+	var body io.Reader
+	ct := ""
+	switch {
+	case r.json != nil:
+		body, ct = strings.NewReader(string(r.json)), "application/json"
+	case r.body != nil:
+		body, ct = strings.NewReader(r.body.Encode()), "application/x-www-form-urlencoded"
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, n.addr+r.path, body)
+	if err != nil {
+		return nil, err
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	return c.httpc.Do(req)
+}
+
+// replyError turns a failed reply into an *Error (v2 body) or a plain error.
+func replyError(rep *reply) error {
+	var e struct {
+		ErrorCode int    `json:"errorCode"`
+		Message   string `json:"message"`
+		Cause     string `json:"cause"`
+		Index     uint64 `json:"index"`
+		Error     string `json:"error"`
+	}
+	if json.Unmarshal(rep.body, &e) == nil && e.ErrorCode != 0 && e.Message != "" {
+		return &Error{Code: e.ErrorCode, Message: e.Message, Cause: e.Cause, Index: e.Index, Node: rep.node}
+	}
+	msg := strings.TrimSpace(string(rep.body))
+	if e.Error != "" {
+		msg = e.Error
+	} else if e.Message != "" {
+		msg = e.Message
+	}
+	return fmt.Errorf("cairn: node %s: HTTP %d: %s", rep.node, rep.status, msg)
+}
+
+func headerIndex(h http.Header) uint64 {
+	i, _ := strconv.ParseUint(h.Get("X-Etcd-Index"), 10, 64)
+	return i
+}
