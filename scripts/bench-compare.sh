@@ -87,9 +87,6 @@ start_node() { # name logfile binary args...
 	PID[$name]=$!
 }
 
-# rss_kib PID: resident set size from /proc, in KiB.
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
 # wait_serving URL KEY QUERY TIMEOUT_S: poll until GET URL/v2/keys/KEY?QUERY
 # answers 200 (with the serializable query, the node itself serves it).
 # Prints the seconds waited.
@@ -244,25 +241,51 @@ metric() { # system name value unit
 	jq -cn --arg l "$1" --arg m "$2" --argjson v "$3" --arg u "$4" '{label:$l, metric:$m, value:$v, unit:$u}' >>"$RESULTS"
 	log "$1 $2 = $3 $4"
 }
-last_load=0
-for keys in $LOAD_KEYS; do
-	for sys in $SYSTEMS; do
+# mem_kib SYS FIELD: max and sum over the system's members of a /proc status
+# field (VmRSS: resident now; VmHWM: peak resident), in KiB.
+mem_kib() {
+	local max=0 sum=0 n r
+	for n in 1 2 3; do
+		r=$(awk -v f="$2:" '$1 == f {print $2}' "/proc/${PID[$1$n]}/status")
+		sum=$((sum + r))
+		((r > max)) && max=$r
+	done
+	echo "$max $sum"
+}
+
+# settle SYS: wait (at most 60 s) until the members' total RSS changes by less
+# than 2% over a second: right after a load, a snapshot in flight can double a
+# member's RSS for a moment.
+settle() {
+	local prev cur i
+	prev=$(mem_kib "$1" VmRSS | cut -d' ' -f2)
+	for i in $(seq 1 60); do
+		sleep 1
+		cur=$(mem_kib "$1" VmRSS | cut -d' ' -f2)
+		awk -v a="$prev" -v b="$cur" 'BEGIN {d = b - a; if (d < 0) d = -d; exit !(d < a * 0.02)}' && return 0
+		prev=$cur
+	done
+}
+
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+# One system at a time, each stopped when done, so two clusters holding a
+# million keys never share the machine's memory.
+for sys in $SYSTEMS; do
+	last_load=0
+	for keys in $LOAD_KEYS; do
 		log "$sys: loading $keys keys under /load"
 		bench "$sys" put --key-prefix /load --key-order sequential --total "$keys" --key-count "$keys" \
 			--clients "$LOAD_CLIENTS" >>"$OUT/load.jsonl"
-		max=0 sum=0
-		for n in 1 2 3; do
-			r=$(rss_kib "${PID[$sys$n]}")
-			sum=$((sum + r))
-			((r > max)) && max=$r
-		done
-		metric "$sys" "rss_max_member_${keys}_keys" "$(awk -v k="$max" 'BEGIN {printf "%.1f", k / 1024}')" MiB
-		metric "$sys" "rss_sum_3_members_${keys}_keys" "$(awk -v k="$sum" 'BEGIN {printf "%.1f", k / 1024}')" MiB
+		settle "$sys"
+		read -r max sum < <(mem_kib "$sys" VmRSS)
+		read -r peak _ < <(mem_kib "$sys" VmHWM)
+		metric "$sys" "rss_max_member_${keys}_keys" "$(mib "$max")" MiB
+		metric "$sys" "rss_sum_3_members_${keys}_keys" "$(mib "$sum")" MiB
+		metric "$sys" "rss_peak_member_${keys}_keys" "$(mib "$peak")" MiB
+		last_load=$keys
 	done
-	last_load=$keys
-done
-if ((last_load > 0)); then
-	for sys in $SYSTEMS; do
+	if ((last_load > 0)); then
 		name=${sys}3
 		# cairn-bench names key i "k" plus i zero-padded to 15 digits (--key-size 16).
 		last_key=$(printf '/load/k%015d' $((last_load - 1)))
@@ -274,8 +297,9 @@ if ((last_load > 0)); then
 		[[ $sys == cairn ]] && query=consistency=serializable
 		secs=$(wait_serving "${CURL[$name]}" "$last_key" "$query" 600) || die "$name did not serve $last_key within 600s after restart"
 		metric "$sys" "restart_to_serving_${last_load}_keys" "$secs" s
-	done
-fi
+	fi
+	for n in 1 2 3; do stop_node "$sys$n"; done
+done
 
 # ---- report ----
 {
