@@ -114,7 +114,9 @@ type Node struct {
 	leaderGen uint64     // bumped on every transition; stale barriers are ignored
 	reported  bool       // OnLeadership(true) was delivered last
 	readyTerm atomic.Uint64
-	readyCh   atomic.Pointer[chan struct{}] // closed once readyTerm is set for the current leadership
+	readyCh   atomic.Pointer[chan struct{}] // closed and replaced on every readiness change (leaderMu)
+	// readyWaiters counts reads waiting for readiness (Stats: "read_waiting_ready").
+	readyWaiters atomic.Int32
 
 	notifyCh     chan bool
 	stopCh       chan struct{}
@@ -367,6 +369,7 @@ func (n *Node) Stats() map[string]string {
 	s["log_entries_appended"] = fmt.Sprint(n.appends.entries.Load())
 	s["verify_rounds"] = fmt.Sprint(n.verify.rounds.Load())
 	s["read_ready_term"] = fmt.Sprint(n.readyTerm.Load())
+	s["read_waiting_ready"] = fmt.Sprint(n.readyWaiters.Load())
 	return s
 }
 

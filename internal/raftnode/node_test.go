@@ -275,3 +275,25 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("%d entries in %d appends: writes were not batched", entries, appends)
 	}
 }
+
+// A read waiting for readiness must not miss it when leadership changes
+// hands (here: a second notification) while it waits.
+func TestReadIndexWaitsThroughReadinessChanges(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	n := c.leader().n
+	n.transition(true) // as on a leadership notification: not ready until a barrier
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := n.ReadIndex(ctx)
+		done <- err
+	}()
+	waitFor(t, 5*time.Second, "the read waiting for readiness", func() bool { return n.readyWaiters.Load() == 1 })
+	gen := n.transition(true)
+	n.wg.Add(1)
+	go n.establish(gen)
+	if err := <-done; err != nil {
+		t.Fatalf("read after readiness returned: %v", err)
+	}
+}

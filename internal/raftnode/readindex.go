@@ -39,8 +39,7 @@ func (n *Node) transition(leader bool) uint64 {
 	defer n.leaderMu.Unlock()
 	n.leaderGen++
 	n.readyTerm.Store(0)
-	ch := make(chan struct{})
-	n.readyCh.Store(&ch)
+	n.readinessChanged()
 	if leader {
 		n.trans.reset()
 	}
@@ -66,7 +65,7 @@ func (n *Node) establish(gen uint64) {
 		}
 		if err == nil && n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term {
 			n.readyTerm.Store(term)
-			close(*n.readyCh.Load())
+			n.readinessChanged()
 			n.reported = true
 			if n.cfg.OnLeadership != nil {
 				n.cfg.OnLeadership(true)
@@ -90,6 +89,12 @@ func (n *Node) establish(gen uint64) {
 	}
 }
 
+// readinessChanged wakes every waitReady to re-check. Called with leaderMu held.
+func (n *Node) readinessChanged() {
+	ch := make(chan struct{})
+	close(*n.readyCh.Swap(&ch))
+}
+
 // waitReady waits until this leader's own-term barrier has committed and
 // returns that term.
 func (n *Node) waitReady(ctx context.Context) (uint64, error) {
@@ -101,11 +106,15 @@ func (n *Node) waitReady(ctx context.Context) (uint64, error) {
 		if n.raft.State() != raft.Leader {
 			return 0, ErrNotLeader
 		}
+		n.readyWaiters.Add(1)
 		select {
 		case <-ch:
+			n.readyWaiters.Add(-1)
 		case <-ctx.Done():
+			n.readyWaiters.Add(-1)
 			return 0, ctx.Err()
 		case <-n.stopCh:
+			n.readyWaiters.Add(-1)
 			return 0, ErrStopped
 		}
 	}
