@@ -149,4 +149,3 @@ func (m *Members) setState(ctx context.Context, name, action string) error {
 	}
 	return replyError(rep)
 }
-
