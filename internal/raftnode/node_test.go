@@ -297,3 +297,45 @@ func TestReadIndexWaitsThroughReadinessChanges(t *testing.T) {
 		t.Fatalf("read after readiness returned: %v", err)
 	}
 }
+
+func TestErrorMapping(t *testing.T) {
+	cases := []struct {
+		in, want error
+	}{
+		{nil, nil},
+		{raft.ErrNotLeader, ErrNotLeader},
+		{raft.ErrLeadershipLost, ErrLeadershipLost},
+		{raft.ErrLeadershipTransferInProgress, ErrNoLeader},
+		{raft.ErrRaftShutdown, ErrStopped},
+		{raft.ErrEnqueueTimeout, context.DeadlineExceeded},
+		{raft.ErrEnqueueTimeout, raft.ErrEnqueueTimeout},
+	}
+	for _, tc := range cases {
+		if got := mapErr(tc.in); !errors.Is(got, tc.want) {
+			t.Errorf("mapErr(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestApplyWithExpiredContextProposesNothing(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	l := c.leader()
+	put(t, l, "/k", "v")
+	last := l.n.LastIndex()
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, _, err := l.n.Apply(ctx, (&fsm.Command{Type: fsm.CmdNoop}).Marshal()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+	if l.n.LastIndex() != last {
+		t.Fatal("an expired request was proposed")
+	}
+	n := l.n
+	c.stop("a")
+	if _, _, err := n.Apply(context.Background(), nil); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Apply after Shutdown: %v", err)
+	}
+	if _, err := n.ReadIndex(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("ReadIndex after Shutdown: %v", err)
+	}
+}
