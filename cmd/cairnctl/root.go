@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-io/cairn/client"
+	"github.com/spf13/cobra"
+)
+
+// globalFlags are the connection and output flags every command shares.
+type globalFlags struct {
+	hosts       string
+	alternate   bool
+	preferRacks string
+	clusterName string
+	output      string
+	timeout     time.Duration
+	serializ    bool
+}
+
+// newRootCommand builds cairnctl. A command group defined elsewhere is registered with one
+// line here, e.g. `root.AddCommand(newQuorumCommand())` for cmd/cairnctl/quorum.go.
+func newRootCommand() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "cairnctl",
+		Short:         "Manage a Cairn cluster: keys, members, cluster view",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output != "table" && g.output != "json" {
+				return fmt.Errorf("-o %q: want table or json", g.output)
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.hosts, "hosts", "127.0.0.1:2379", "seed hosts host[:port][,...] (IPv6 in brackets)")
+	pf.BoolVar(&g.alternate, "services-alternate", false, "reach members through their alternate client URLs")
+	pf.StringVar(&g.preferRacks, "prefer-racks", "", "racks to read from first, in order (e.g. 2,1)")
+	pf.StringVar(&g.clusterName, "cluster-name", "", "refuse nodes whose cluster name differs")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	pf.DurationVar(&g.timeout, "timeout", 10*time.Second, "how long a command may take")
+	pf.BoolVar(&g.serializ, "serializable", false, "serve reads from the chosen node's state, possibly stale")
+
+	root.AddCommand(newGetCommand(g), newPutCommand(g), newRmCommand(g), newMkdirCommand(g),
+		newLsCommand(g), newWatchCommand(g), newMemberCommand(g), newClusterCommand(g), newHealthCommand(g))
+	root.AddCommand(newQuorumCommand())
+	return root
+}
+
+// connect builds the cluster definition from the flags and connects.
+func (g *globalFlags) connect(ctx context.Context) (*client.Cluster, error) {
+	hosts, err := client.ParseHosts(g.hosts, 2379)
+	if err != nil {
+		return nil, fmt.Errorf("--hosts: %w", err)
+	}
+	d := client.NewClusterDefinitionHosts(hosts...).WithSystemSettings(client.SystemSettings{Timeout: 2 * time.Second})
+	if g.alternate {
+		d.UsingServicesAlternate()
+	}
+	if g.clusterName != "" {
+		d.ValidateClusterNameIs(g.clusterName)
+	}
+	if g.preferRacks != "" {
+		var racks []int
+		for _, s := range strings.Split(g.preferRacks, ",") {
+			r, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				return nil, fmt.Errorf("--prefer-racks: %q is not a rack number", s)
+			}
+			racks = append(racks, r)
+		}
+		d.PreferringRacks(racks...)
+	}
+	return d.Connect(ctx)
+}
+
+func (g *globalFlags) behavior() client.Behavior {
+	b := client.DefaultBehavior
+	b.Timeout = g.timeout
+	if g.serializ {
+		b.Consistency = client.Serializable
+	}
+	return b
+}
+
+// run connects, runs fn with a session, and closes.
+func (g *globalFlags) run(cmd *cobra.Command, fn func(ctx context.Context, c *client.Cluster, s *client.Session) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+	defer cancel()
+	c, err := g.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(ctx, c, c.CreateSession(g.behavior()))
+}
