@@ -349,7 +349,8 @@ func (s *Server) SetMemberState(ctx context.Context, name, action string) error 
 	var target *MemberInfo
 	ms := s.Members()
 	for i := range ms {
-		if ms[i].Name == name {
+		// This node knows its own name even before its published attributes are applied.
+		if ms[i].Name == name || (ms[i].ID == s.cfg.MemberID && name == s.cfg.Name) {
 			target = &ms[i]
 		}
 	}
