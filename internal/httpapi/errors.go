@@ -112,11 +112,17 @@ func memberErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// writeMessage writes etcd's {"message": "..."} error shape used outside /v2/keys.
+// writeMessage writes etcd's {"message": "..."} error shape used outside /v2/keys; etcd ends
+// these bodies without a newline.
 func writeMessage(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
+	b, _ := json.Marshal(struct {
 		Message string `json:"message"`
 	}{msg})
+	_, _ = w.Write(b)
 }
+
+// errNotReady answers client requests that arrive before this node has joined the cluster's
+// member table (no quorum yet, typically).
+var errNotReady = errors.New("this member has not joined the cluster yet: no quorum to commit its attributes")

@@ -51,6 +51,8 @@ type Backend interface {
 	RemoveMember(ctx context.Context, id uint64) error
 	UpdateMember(ctx context.Context, id uint64, peerURLs []string) error
 	PromoteMember(ctx context.Context, id uint64) error
+	// Ready is closed once the cluster has committed this node's own member entry.
+	Ready() <-chan struct{}
 	Publish(ctx context.Context, m server.MemberInfo) error
 	SelfStats() any
 	LeaderStats() (any, error)
@@ -138,6 +140,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
 	hd.Set("Access-Control-Allow-Origin", "*")
 	hd.Set(headerNode, h.b.Name())
+	if !h.peer && !h.waitReady(w, r) {
+		return
+	}
 	p := r.URL.Path
 	switch {
 	case p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/"):
@@ -168,7 +173,37 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 			return true
 		}
 	}
+	// etcd rejects the method before it adds its cluster header.
+	w.Header().Del("X-Etcd-Cluster-Id")
 	w.Header().Set("Allow", strings.Join(methods, ","))
 	http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	return false
+}
+
+// waitReady holds client requests until this node's member entry is committed, bounded by the
+// request timeout; /health answers at once, unhealthy.
+func (h *Handler) waitReady(w http.ResponseWriter, r *http.Request) bool {
+	ready := h.b.Ready()
+	select {
+	case <-ready:
+		return true
+	default:
+	}
+	if r.URL.Path == "/health" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"health":"false"}`))
+		return false
+	}
+	t := time.NewTimer(h.cfg.RequestTimeout)
+	defer t.Stop()
+	select {
+	case <-ready:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		writeKeyError(w, errNotReady)
+		return false
+	}
 }

@@ -123,12 +123,14 @@ func joinIdentity(ctx context.Context, client *http.Client, peers []string, myPe
 					}
 				}
 			}
-			return nil, fmt.Errorf("cluster %s (asked %s) has no member with peer URL %s: add it first with `etcdctl member add %s --peer-urls=%s`",
+			// A member that has not applied the `member add` yet answers without us; another
+			// member, or this one a moment later, will know.
+			lastErr = fmt.Errorf("cluster %s (asked %s) has no member with peer URL %s: add it first with `etcdctl member add %s --peer-urls=%s`",
 				pc.ClusterID, p, strings.Join(myPeerURLs, ","), name, strings.Join(myPeerURLs, ","))
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("no running member answered (%v): cannot join with --initial-cluster-state existing", lastErr)
+			return nil, fmt.Errorf("cannot join with --initial-cluster-state existing: %v", lastErr)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -101,6 +101,13 @@ func Start(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	peers, _ := ParseInitialCluster(cfg.InitialCluster)
+	vctx, vcancel := context.WithTimeout(context.Background(), verifyTimeout)
+	err = verifyPeers(vctx, peerClient, cfg.Name, n.id.ClusterID, peers)
+	vcancel()
+	if err != nil {
+		return nil, err
+	}
 
 	n.store = store.New()
 	n.fsm = fsm.New(n.store)

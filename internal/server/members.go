@@ -279,6 +279,11 @@ func (s *Server) published() bool {
 // publishLoop makes the cluster learn this node's name and client URLs, as etcd's members
 // publish theirs, retrying until the leader has committed them.
 func (s *Server) publishLoop() {
+	defer func() {
+		if s.published() {
+			s.readyOnce.Do(func() { close(s.ready) })
+		}
+	}()
 	for !s.published() {
 		ctx, cancel := s.stopContext(5 * time.Second)
 		err := s.publishOnce(ctx)

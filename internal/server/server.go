@@ -53,6 +53,10 @@ type Server struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// ready is closed once this node's own member entry is committed; clients are not served
+	// before, as etcd does, so no client ever sees this member without its name and URLs.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // New wires the server over an FSM and a started raft node.
@@ -73,7 +77,7 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 		cfg.OfflineAfter = 2 * time.Second
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
-		start: time.Now(), stop: make(chan struct{})}
+		start: time.Now(), stop: make(chan struct{}), ready: make(chan struct{})}
 }
 
 // Run starts the background loops: TTL expiry (on the leader) and publishing this node's
@@ -129,3 +133,6 @@ func (s *Server) stopContext(timeout time.Duration) (context.Context, context.Ca
 	}()
 	return ctx, cancel
 }
+
+// Ready is closed once the cluster has committed this node's own attributes.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
