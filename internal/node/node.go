@@ -95,6 +95,10 @@ func Start(cfg Config) (n *Node, err error) {
 		}
 	})
 
+	if cfg.PeerDial == nil {
+		cfg.PeerDial = peerDialer(cfg.ListenPeerURLs[0])
+		n.cfg.PeerDial = cfg.PeerDial
+	}
 	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		DialContext: cfg.PeerDial}}
 	bootstrap, err := n.resolveIdentity(peerClient)
@@ -311,4 +315,27 @@ func (n *Node) Kill() {
 		n.server.Stop()
 		n.stopErr = n.raft.Kill()
 	})
+}
+
+// peerDialer makes a node that listens for peers on one specific address also dial its peers
+// from that address, so that on a multi-homed host peer traffic stays on the peer network (and
+// a fault-injecting proxy can tell the members apart). A wildcard listener dials as the OS picks.
+func peerDialer(listenURL string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	plain := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	u, err := parseURL(listenURL)
+	if err != nil {
+		return plain.DialContext
+	}
+	src := net.ParseIP(u.Hostname())
+	if src == nil || src.IsUnspecified() {
+		return plain.DialContext
+	}
+	bound := &net.Dialer{Timeout: plain.Timeout, KeepAlive: plain.KeepAlive, LocalAddr: &net.TCPAddr{IP: src}}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		if dst := net.ParseIP(host); dst != nil && (dst.To4() == nil) != (src.To4() == nil) {
+			return plain.DialContext(ctx, network, addr)
+		}
+		return bound.DialContext(ctx, network, addr)
+	}
 }
