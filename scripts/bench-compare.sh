@@ -10,7 +10,7 @@
 # Environment (defaults in brackets):
 #   QUICK=1            a ~2-minute run: short workloads, smaller key loads
 #   SYSTEMS            "etcd cairn" [auto: etcd, plus cairn when ./cmd/cairnd builds]
-#   WORKLOADS          ["put get sget mixed cas watch"]
+#   WORKLOADS          ["put get sget mixed cas watch"]; empty: none
 #   CLIENTS            client counts ["16 64"]
 #   REPS               runs per system, alternating [2]
 #   DURATION, WARMUP   per run [10s, 2s; quick: 1500ms, 300ms]
@@ -19,7 +19,7 @@
 #   READ_RATIO         mixed workload's reads [0.9]
 #   WATCH_RATE         watch writer puts/s [200]
 #   LOAD_KEYS          key counts after which RSS is read ["100000 1000000"; quick: "20000 50000"]
-#                      the node restart is timed holding the last of them
+#                      the node restart is timed holding the last of them; empty: skip
 #   LOAD_CLIENTS       clients used to load keys [64]
 #   BASE_PORT          first of 12 consecutive loopback ports [first free from 21379]
 #   OUT                result directory [a new mktemp directory]; results.jsonl and logs go there
@@ -31,11 +31,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 if [[ "${QUICK:-0}" == 1 ]]; then
-	: "${DURATION:=1500ms}" "${WARMUP:=300ms}" "${KEY_COUNT:=2000}" "${LOAD_KEYS:=20000 50000}"
+	: "${DURATION:=1500ms}" "${WARMUP:=300ms}" "${KEY_COUNT:=2000}" "${LOAD_KEYS=20000 50000}"
 fi
-: "${WORKLOADS:=put get sget mixed cas watch}" "${CLIENTS:=16 64}" "${REPS:=2}"
+# WORKLOADS and LOAD_KEYS may be set empty to skip their phase.
+: "${WORKLOADS=put get sget mixed cas watch}" "${CLIENTS:=16 64}" "${REPS:=2}"
 : "${DURATION:=10s}" "${WARMUP:=2s}" "${KEY_COUNT:=10000}" "${VALUE_SIZE:=256}" "${READ_RATIO:=0.9}"
-: "${WATCH_RATE:=200}" "${LOAD_KEYS:=100000 1000000}" "${LOAD_CLIENTS:=64}" "${SYSTEMS:=auto}"
+: "${WATCH_RATE:=200}" "${LOAD_KEYS=100000 1000000}" "${LOAD_CLIENTS:=64}" "${SYSTEMS:=auto}"
 : "${CAIRND_EXTRA_ARGS:=}"
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")}
 mkdir -p "$OUT"
