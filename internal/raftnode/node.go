@@ -395,3 +395,6 @@ func (n *Node) FollowerStats() map[string]FollowerStats {
 
 // Snapshot asks raft for a snapshot now (operators, tests).
 func (n *Node) Snapshot() error { return n.await(context.Background(), n.raft.Snapshot()) }
+
+// Traffic is this node's AppendEntries traffic for /v2/stats/self.
+func (n *Node) Traffic() TrafficStats { return n.trans.traffic() }

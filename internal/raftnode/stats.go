@@ -70,6 +70,12 @@ func (p *peerStats) export() FollowerStats {
 type statsTransport struct {
 	*raft.NetworkTransport
 
+	sent, recv   rateCounter
+	consumer     chan raft.RPC
+	relayOnce    sync.Once
+	stopRelay    chan struct{}
+	stopRelayOne sync.Once
+
 	mu      sync.Mutex
 	peers   map[raft.ServerID]*peerStats
 	changed chan struct{} // closed and replaced on every acknowledgement
@@ -82,13 +88,48 @@ var (
 )
 
 func newStatsTransport(t *raft.NetworkTransport) *statsTransport {
-	return &statsTransport{NetworkTransport: t, peers: map[raft.ServerID]*peerStats{}, changed: make(chan struct{})}
+	return &statsTransport{NetworkTransport: t, peers: map[raft.ServerID]*peerStats{}, changed: make(chan struct{}),
+		consumer: make(chan raft.RPC), stopRelay: make(chan struct{})}
+}
+
+// Consumer relays the transport's RPCs so that incoming AppendEntries are counted.
+func (t *statsTransport) Consumer() <-chan raft.RPC {
+	t.relayOnce.Do(func() {
+		go relayConsumer(t.NetworkTransport.Consumer(), t.consumer, &t.recv, t.stopRelay)
+	})
+	return t.consumer
+}
+
+// Close stops the relay and the transport.
+func (t *statsTransport) Close() error {
+	t.stopRelayOne.Do(func() { close(t.stopRelay) })
+	return t.NetworkTransport.Close()
+}
+
+// AppendEntriesPipeline counts what the leader pipelines.
+func (t *statsTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	p, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
+	if err != nil {
+		return nil, err
+	}
+	return &countingPipeline{AppendPipeline: p, sent: &t.sent}, nil
+}
+
+func (t *statsTransport) traffic() TrafficStats {
+	now := time.Now()
+	ts := TrafficStats{SendAppendRequests: t.sent.total.Load(), RecvAppendRequests: t.recv.total.Load()}
+	ts.SendPkgRate, ts.SendBandwidthRate = t.sent.rates(now)
+	ts.RecvPkgRate, ts.RecvBandwidthRate = t.recv.rates(now)
+	return ts
 }
 
 func (t *statsTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
 	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	start := time.Now()
 	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
+	if err == nil {
+		t.sent.add(1, entriesSize(args), start)
+	}
 	var ackTerm uint64
 	if err == nil && resp.Term == args.Term {
 		ackTerm = args.Term

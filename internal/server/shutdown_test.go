@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -62,4 +64,42 @@ func TestLeaderStatsOnlyOnLeader(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("leader stats on a follower: %s, want 403", resp.Status)
 	}
+}
+
+func TestSelfStatsCountAppendTraffic(t *testing.T) {
+	c := testcluster.New(t, 3)
+	l := c.WaitLeader(t)
+	if _, err := c.Put(l.Index, "/traffic", "x"); err != nil {
+		t.Fatal(err)
+	}
+	type self struct {
+		State       string   `json:"state"`
+		Recv        uint64   `json:"recvAppendRequestCnt"`
+		Send        uint64   `json:"sendAppendRequestCnt"`
+		SendPkgRate *float64 `json:"sendPkgRate"`
+		RecvPkgRate *float64 `json:"recvPkgRate"`
+	}
+	get := func(m *testcluster.Member) self {
+		resp, err := http.Get(m.ClientURL + "/v2/stats/self")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s self
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	testcluster.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		ls := get(l)
+		if ls.State != "StateLeader" || ls.Send == 0 || ls.SendPkgRate == nil || ls.RecvPkgRate != nil {
+			return fmt.Errorf("leader stats %+v", ls)
+		}
+		fs := get(c.Followers()[0])
+		if fs.State != "StateFollower" || fs.Recv == 0 || fs.RecvPkgRate == nil || *fs.RecvPkgRate <= 0 {
+			return fmt.Errorf("follower stats %+v", fs)
+		}
+		return nil
+	})
 }

@@ -15,6 +15,14 @@ type SelfStats struct {
 	State      string     `json:"state"`
 	StartTime  time.Time  `json:"startTime"`
 	LeaderInfo LeaderInfo `json:"leaderInfo"`
+
+	RecvAppendRequestCnt uint64 `json:"recvAppendRequestCnt"`
+	// Receive rates are reported by followers and send rates by the leader, as etcd does.
+	RecvPkgRate          *float64 `json:"recvPkgRate,omitempty"`
+	RecvBandwidthRate    *float64 `json:"recvBandwidthRate,omitempty"`
+	SendAppendRequestCnt uint64   `json:"sendAppendRequestCnt"`
+	SendPkgRate          *float64 `json:"sendPkgRate,omitempty"`
+	SendBandwidthRate    *float64 `json:"sendBandwidthRate,omitempty"`
 }
 
 // LeaderInfo says who leads and since when, as this node saw it.
@@ -39,6 +47,13 @@ func (s *Server) SelfStats() any {
 	st := SelfStats{
 		Name: s.cfg.Name, ID: MemberIDString(s.cfg.MemberID), State: state, StartTime: s.start,
 		LeaderInfo: LeaderInfo{Leader: lid, StartTime: since, Uptime: time.Since(since).String()},
+	}
+	tr := s.raft.Traffic()
+	st.RecvAppendRequestCnt, st.SendAppendRequestCnt = tr.RecvAppendRequests, tr.SendAppendRequests
+	if state == "StateLeader" {
+		st.SendPkgRate, st.SendBandwidthRate = &tr.SendPkgRate, &tr.SendBandwidthRate
+	} else {
+		st.RecvPkgRate, st.RecvBandwidthRate = &tr.RecvPkgRate, &tr.RecvBandwidthRate
 	}
 	return st
 }
