@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,7 +42,20 @@ func TestQuorumCommand(t *testing.T) {
 	common := []string{"--quorum-hmac-key-file", keyFile, "--quorum-peers", strings.Join(c.QuorumAddrs(), ",")}
 	run := func(args ...string) (string, error) { return runQuorum(t, append(args, common...)...) }
 
-	// Followers apply the write a moment after the leader; quorum reads may lag that much.
+	// Followers apply the write a moment after the leader, and a quorum read trusts the replies
+	// that come first: wait until every member has applied it, so each run below is decided.
+	for _, m := range c.Members {
+		testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			r, err := c.Get(m.Index, "/app/color", url.Values{"consistency": {"serializable"}})
+			if err != nil {
+				return err
+			}
+			if r.Node.ModifiedIndex < put.Node.ModifiedIndex {
+				return fmt.Errorf("%s has applied up to %d", m.Name, r.Node.ModifiedIndex)
+			}
+			return nil
+		})
+	}
 	var out string
 	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		out, err = run("get", "app/color")

@@ -303,7 +303,9 @@ func mapErr(err error) error {
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return ErrLeadershipLost
 	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return ErrNoLeader
+		// Refused before anything was appended: like a follower's refusal, the caller may
+		// send it to the leader that the transfer produces.
+		return ErrNotLeader
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrStopped
 	case errors.Is(err, raft.ErrEnqueueTimeout):

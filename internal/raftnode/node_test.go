@@ -305,7 +305,7 @@ func TestErrorMapping(t *testing.T) {
 		{nil, nil},
 		{raft.ErrNotLeader, ErrNotLeader},
 		{raft.ErrLeadershipLost, ErrLeadershipLost},
-		{raft.ErrLeadershipTransferInProgress, ErrNoLeader},
+		{raft.ErrLeadershipTransferInProgress, ErrNotLeader},
 		{raft.ErrRaftShutdown, ErrStopped},
 		{raft.ErrEnqueueTimeout, context.DeadlineExceeded},
 		{raft.ErrEnqueueTimeout, raft.ErrEnqueueTimeout},
