@@ -125,7 +125,7 @@ func Start(cfg Config) (n *Node, err error) {
 		SnapshotThreshold: cfg.SnapshotCount, SnapshotInterval: cfg.SnapshotInterval,
 		TrailingLogs: cfg.TrailingLogs, HeartbeatTimeout: cfg.ElectionTimeout,
 		ElectionTimeout: cfg.ElectionTimeout, Logger: log, FSM: n.fsm,
-		AppliedIndex: n.fsm.AppliedIndex, Dial: cfg.PeerDial,
+		AppliedIndex: n.fsm.AppliedIndex, Dial: cfg.PeerDial, ForceNewCluster: cfg.ForceNewCluster,
 	})
 	if err != nil {
 		return nil, err

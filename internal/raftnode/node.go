@@ -71,6 +71,9 @@ type Config struct {
 	Advertise string       // host:port others dial; default Listener.Addr()
 	TLS       *tls.Config  // wraps both raft and peer HTTP when set
 	Bootstrap []raft.Server
+	// ForceNewCluster rewrites an existing member's configuration to itself alone
+	// (disaster recovery after losing the majority for good).
+	ForceNewCluster bool
 
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
@@ -205,6 +208,15 @@ func New(cfg Config) (n *Node, err error) {
 	existing, err := raft.HasExistingState(n.logs, n.bolt, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
+	}
+	if existing && cfg.ForceNewCluster {
+		// Disaster recovery: keep this member's data and make it the only voter. raft replays
+		// the log into the FSM, snapshots it, and truncates the log behind the new configuration.
+		only := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(advertise.String())}}}
+		if err := raft.RecoverCluster(rc, cfg.FSM, n.logs, n.bolt, snaps, n.trans, only); err != nil {
+			return nil, fmt.Errorf("raftnode: force new cluster: %w", err)
+		}
+		n.log.Warn("forced a new one-member cluster from this member's data", "id", cfg.ID)
 	}
 	if !existing && len(cfg.Bootstrap) > 0 {
 		if err := raft.BootstrapCluster(rc, n.logs, n.bolt, snaps, n.trans,

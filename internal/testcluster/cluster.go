@@ -233,9 +233,16 @@ func (c *Cluster) Stop(i int) error {
 }
 
 // Restart starts a stopped or killed member again on its data directory and ports.
-func (c *Cluster) Restart(i int) {
+func (c *Cluster) Restart(i int) { c.RestartWith(i, nil) }
+
+// RestartWith restarts a member after change adjusts its configuration (e.g. a recovery flag);
+// the change sticks for later restarts.
+func (c *Cluster) RestartWith(i int, change func(*node.Config)) {
 	c.t.Helper()
 	m := c.Members[i]
+	if change != nil {
+		change(&m.cfg)
+	}
 	if m.Running() {
 		c.t.Fatalf("restart %s: still running", m.Name)
 	}
