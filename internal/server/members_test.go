@@ -16,15 +16,17 @@ import (
 // writer keeps writing through every member until stopped, and remembers each acknowledged
 // write, so a test can check that none was lost during membership changes.
 type writer struct {
-	c     *testcluster.Cluster
-	acked sync.Map // key -> value
-	n     atomic.Int64
+	c *testcluster.Cluster
+	// members is fixed when the writer starts: AddMember grows c.Members meanwhile.
+	members []*testcluster.Member
+	acked   sync.Map // key -> value
+	n       atomic.Int64
 }
 
 func (w *writer) run(ctx context.Context, id int) {
 	for i := 0; ctx.Err() == nil; i++ {
 		key := fmt.Sprintf("/w/%d/%d", id, i)
-		m := w.c.Members[i%len(w.c.Members)]
+		m := w.members[i%len(w.members)]
 		if !m.Running() {
 			continue
 		}
@@ -57,7 +59,7 @@ func (w *writer) verify(t *testing.T, via int) {
 
 func TestMembershipChangesWhileWriting(t *testing.T) {
 	c := testcluster.New(t, 3)
-	w := &writer{c: c}
+	w := &writer{c: c, members: append([]*testcluster.Member(nil), c.Members...)}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := 0; i < 3; i++ {

@@ -38,7 +38,7 @@ var httpClient = &http.Client{Timeout: 15 * time.Second}
 
 // Do sends a keys request to member i: method, key, query and form parameters.
 func (c *Cluster) Do(i int, method, key string, query, form url.Values) (*Response, error) {
-	u := c.Members[i].ClientURL + "/v2/keys" + key
+	u := c.member(i).ClientURL + "/v2/keys" + key
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

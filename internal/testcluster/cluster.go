@@ -16,8 +16,10 @@ import (
 
 // Cluster is N in-process nodes.
 type Cluster struct {
-	t       testing.TB
+	t testing.TB
+	// Members grows with AddMember; helpers read it under mu, tests from their own goroutine.
 	Members []*Member
+	mu      sync.Mutex
 	net     *network
 	opts    options
 	logs    *lockedBuffer
@@ -209,7 +211,7 @@ func (c *Cluster) Heal() { c.net.heal() }
 
 // Kill stops a member abruptly: no leadership hand-off, no draining of clients.
 func (c *Cluster) Kill(i int) {
-	m := c.Members[i]
+	m := c.member(i)
 	m.mu.Lock()
 	n := m.node
 	m.node = nil
@@ -221,7 +223,7 @@ func (c *Cluster) Kill(i int) {
 
 // Stop stops a member gracefully, as SIGTERM does.
 func (c *Cluster) Stop(i int) error {
-	m := c.Members[i]
+	m := c.member(i)
 	m.mu.Lock()
 	n := m.node
 	m.node = nil
@@ -239,7 +241,7 @@ func (c *Cluster) Restart(i int) { c.RestartWith(i, nil) }
 // the change sticks for later restarts.
 func (c *Cluster) RestartWith(i int, change func(*node.Config)) {
 	c.t.Helper()
-	m := c.Members[i]
+	m := c.member(i)
 	if change != nil {
 		change(&m.cfg)
 	}
@@ -300,4 +302,11 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// member is Members[i], safe against a concurrent AddMember.
+func (c *Cluster) member(i int) *Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Members[i]
 }

@@ -15,7 +15,8 @@ import (
 )
 
 // AddMember runs etcd's join flow: `member add` through member via, then a new node started
-// with --initial-cluster-state existing. It returns the new member once its node runs.
+// with --initial-cluster-state existing. It returns the new member once its node runs. It grows
+// c.Members, so goroutines that run meanwhile must work on their own copy of the slice.
 func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 	t.Helper()
 	clientLn := mustListen(t, "127.0.0.1:0")
@@ -39,7 +40,9 @@ func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 		initial = append(initial, o.Name+"="+o.PeerURL)
 	}
 	initial = append(initial, m.Name+"="+m.PeerURL)
+	c.mu.Lock()
 	c.Members = append(c.Members, m)
+	c.mu.Unlock()
 	m.cfg = c.baseConfig(m, strings.Join(initial, ","), "existing")
 	if c.opts.configure != nil {
 		c.opts.configure(idx, &m.cfg)
@@ -53,7 +56,7 @@ func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 // MemberAdd posts to /v2/members on member via.
 func (c *Cluster) MemberAdd(via int, peerURLs []string, learner bool) (*api.Member, error) {
 	body, _ := json.Marshal(api.MemberCreateRequest{PeerURLs: peerURLs, IsLearner: learner})
-	resp, err := httpClient.Post(c.Members[via].ClientURL+"/v2/members", "application/json", bytes.NewReader(body))
+	resp, err := httpClient.Post(c.member(via).ClientURL+"/v2/members", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +71,7 @@ func (c *Cluster) MemberAdd(via int, peerURLs []string, learner bool) (*api.Memb
 
 // MemberList reads /v2/members from member via.
 func (c *Cluster) MemberList(via int) ([]api.Member, error) {
-	resp, err := httpClient.Get(c.Members[via].ClientURL + "/v2/members")
+	resp, err := httpClient.Get(c.member(via).ClientURL + "/v2/members")
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func (c *Cluster) MemberList(via int) ([]api.Member, error) {
 
 // MemberCall sends a membership request (DELETE /v2/members/id, POST .../promote) to member via.
 func (c *Cluster) MemberCall(via int, method, path string) error {
-	req, err := http.NewRequest(method, c.Members[via].ClientURL+"/v2/members/"+path, nil)
+	req, err := http.NewRequest(method, c.member(via).ClientURL+"/v2/members/"+path, nil)
 	if err != nil {
 		return err
 	}
