@@ -101,7 +101,7 @@ func (s *Server) answer(req *wire.Request) wire.Reply {
 		}
 		v = a
 	default:
-		r.Status, r.Answer = wire.StatusNotImplemented, []byte("query type not implemented: "+req.Type.String())
+		r.Status, r.Answer = wire.StatusNotImplemented, []byte("unsupported query type: "+req.Type.String())
 		return r
 	}
 	b, err := json.Marshal(v)

@@ -87,7 +87,7 @@ func TestAnswers(t *testing.T) {
 			`{"name":"n2","peerURLs":["http://10.0.0.2:2380"],"clientURLs":["http://10.0.0.2:2379"],"role":"leader"}]`},
 		{wire.QueryNodeRole, "n2", wire.StatusOK, `{"name":"n2","found":true,"role":"leader"}`},
 		{wire.QueryNodeRole, "nx", wire.StatusOK, `{"name":"nx","found":false}`},
-		{99, "", wire.StatusNotImplemented, `query type not implemented: unknown`},
+		{99, "", wire.StatusNotImplemented, `unsupported query type: unknown`},
 	}
 	for _, tc := range cases {
 		r := p.ask(tc.typ, tc.query)
