@@ -34,15 +34,7 @@ func Linearizable(ops []Op, timeout time.Duration) (porcupine.CheckResult, porcu
 // Evidence writes the history as JSON and porcupine's HTML visualisation into dir and returns
 // the two paths.
 func Evidence(dir string, ops []Op, info porcupine.LinearizationInfo) (historyPath, htmlPath string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", err
-	}
-	historyPath = filepath.Join(dir, "history.json")
-	b, err := json.MarshalIndent(ops, "", " ")
-	if err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(historyPath, b, 0o644); err != nil {
+	if historyPath, err = SaveHistory(dir, ops); err != nil {
 		return "", "", err
 	}
 	htmlPath = filepath.Join(dir, "linearizability.html")
@@ -51,6 +43,19 @@ func Evidence(dir string, ops []Op, info porcupine.LinearizationInfo) (historyPa
 		return historyPath, "", err
 	}
 	return historyPath, htmlPath, nil
+}
+
+// SaveHistory writes the history as JSON into dir and returns the file's path.
+func SaveHistory(dir string, ops []Op) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "history.json")
+	b, err := json.MarshalIndent(ops, "", " ")
+	if err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, b, 0o644)
 }
 
 // acked reports whether op is a write the cluster acknowledged as applied.

@@ -1,0 +1,455 @@
+package robustness
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cairn-io/cairn/test/robustness/faults"
+)
+
+// Member is one cairnd process: it listens for clients and peers on its own loopback IP and
+// advertises a peer URL that points at its proxy, so every byte between members crosses a proxy
+// that knows who sent it.
+type Member struct {
+	Name       string
+	IP         string // 127.0.0.(10+i): client and peer listeners, source of its peer dials
+	ClientPort int
+	PeerPort   int
+	Proxy      *faults.Proxy // on 127.0.0.(20+i), in front of PeerPort
+	DataDir    string
+	LogPath    string
+	state      string // --initial-cluster-state
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	paused  bool
+	logFile *os.File
+}
+
+// ClientURL is where clients and watchers talk to this member.
+func (m *Member) ClientURL() string { return fmt.Sprintf("http://%s:%d", m.IP, m.ClientPort) }
+
+// PeerURL is the advertised peer URL: the proxy's address.
+func (m *Member) PeerURL() string { return "http://" + m.Proxy.Addr() }
+
+// Running reports whether the process is alive (paused counts as alive).
+func (m *Member) Running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return false
+	}
+	select {
+	case <-m.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Cluster is a set of members started together.
+type Cluster struct {
+	Bin     string
+	Token   string
+	Members []*Member
+	Extra   []string // flags added to every member
+}
+
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// NewCluster allocates n members under dir, with their proxies running, without starting them.
+func NewCluster(bin, dir string, n int, seed int64, extra []string) (*Cluster, error) {
+	c := &Cluster{Bin: bin, Token: fmt.Sprintf("robustness-%d", seed), Extra: extra}
+	for i := 1; i <= n; i++ {
+		m := &Member{Name: fmt.Sprintf("n%d", i), IP: fmt.Sprintf("127.0.0.%d", 10+i), state: "new"}
+		var err error
+		if m.ClientPort, err = freePort(m.IP); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if m.PeerPort, err = freePort(m.IP); err != nil {
+			c.Close()
+			return nil, err
+		}
+		target := fmt.Sprintf("%s:%d", m.IP, m.PeerPort)
+		if m.Proxy, err = faults.Listen(fmt.Sprintf("127.0.0.%d:0", 20+i), target, seed+int64(i)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		m.DataDir = filepath.Join(dir, m.Name, "data")
+		m.LogPath = filepath.Join(dir, m.Name, "output.log")
+		if err := os.MkdirAll(filepath.Dir(m.LogPath), 0o755); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.Members = append(c.Members, m)
+	}
+	return c, nil
+}
+
+func (c *Cluster) initialCluster() string {
+	var parts []string
+	for _, m := range c.Members {
+		parts = append(parts, m.Name+"="+m.PeerURL())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (c *Cluster) args(m *Member) []string {
+	return append([]string{
+		"--name", m.Name,
+		"--data-dir", m.DataDir,
+		"--listen-client-urls", m.ClientURL(),
+		"--advertise-client-urls", m.ClientURL(),
+		"--listen-peer-urls", fmt.Sprintf("http://%s:%d", m.IP, m.PeerPort),
+		"--initial-advertise-peer-urls", m.PeerURL(),
+		"--initial-cluster", c.initialCluster(),
+		"--initial-cluster-state", m.state,
+		"--initial-cluster-token", c.Token,
+	}, c.Extra...)
+}
+
+// Launch starts m's process without waiting for it.
+func (c *Cluster) Launch(m *Member) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		select {
+		case <-m.done:
+		default:
+			return fmt.Errorf("%s is already running", m.Name)
+		}
+	}
+	if m.logFile == nil {
+		f, err := os.OpenFile(m.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		m.logFile = f
+	}
+	args := c.args(m)
+	fmt.Fprintf(m.logFile, "=== robustness: launch at %s: %s %s\n", time.Now().Format(time.RFC3339Nano), c.Bin, strings.Join(args, " "))
+	cmd := exec.Command(c.Bin, args...)
+	cmd.Stdout, cmd.Stderr = m.logFile, m.logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	m.cmd, m.done, m.paused = cmd, done, false
+	go func() { _ = cmd.Wait(); close(done) }()
+	return nil
+}
+
+// StartAll launches every stopped member and waits until all are healthy.
+func (c *Cluster) StartAll(timeout time.Duration) error {
+	for _, m := range c.Members {
+		if !m.Running() {
+			if err := c.Launch(m); err != nil {
+				return err
+			}
+		}
+	}
+	return c.WaitHealthy(timeout)
+}
+
+// WaitHealthy polls until every member answers /health with true.
+func (c *Cluster) WaitHealthy(timeout time.Duration) error {
+	for _, m := range c.Members {
+		if err := m.WaitHealthy(timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitHealthy polls m's /health until it is true, the process exits, or timeout passes.
+func (m *Member) WaitHealthy(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	hc := http.Client{Timeout: time.Second}
+	var last error
+	for {
+		if !m.Running() {
+			return fmt.Errorf("%s is not running", m.Name)
+		}
+		resp, err := hc.Get(m.ClientURL() + "/health")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`"true"`)) {
+				return nil
+			}
+			err = fmt.Errorf("health %d %s", resp.StatusCode, b)
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not healthy after %v: %v", m.Name, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// signal delivers sig and, for SIGKILL and SIGTERM, waits for the exit.
+func (m *Member) signal(sig syscall.Signal, wait time.Duration) error {
+	m.mu.Lock()
+	cmd, done := m.cmd, m.done
+	if m.paused && (sig == syscall.SIGKILL || sig == syscall.SIGTERM) {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+	}
+	m.paused = sig == syscall.SIGSTOP
+	m.mu.Unlock()
+	if cmd == nil {
+		return errors.New(m.Name + " was never started")
+	}
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	if sig != syscall.SIGKILL && sig != syscall.SIGTERM {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(wait):
+		if sig == syscall.SIGTERM {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+		return fmt.Errorf("%s did not exit within %v of %v", m.Name, wait, sig)
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (m *Member) Kill() error { return m.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM (graceful: a leader hands over leadership) and waits for the exit.
+func (m *Member) Stop() error { return m.signal(syscall.SIGTERM, 15*time.Second) }
+
+// Pause sends SIGSTOP; Resume sends SIGCONT.
+func (m *Member) Pause() error  { return m.signal(syscall.SIGSTOP, 0) }
+func (m *Member) Resume() error { return m.signal(syscall.SIGCONT, 0) }
+
+// selfState reads /v2/stats/self's state.
+func (m *Member) selfState() (string, error) {
+	hc := http.Client{Timeout: time.Second}
+	resp, err := hc.Get(m.ClientURL() + "/v2/stats/self")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var s struct {
+		State string `json:"state"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return "", err
+	}
+	return s.State, nil
+}
+
+// WaitLeader polls until exactly one running member says it leads.
+func (c *Cluster) WaitLeader(timeout time.Duration) (*Member, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var leaders []*Member
+		for _, m := range c.Members {
+			if !m.Running() {
+				continue
+			}
+			if st, err := m.selfState(); err == nil && st == "StateLeader" {
+				leaders = append(leaders, m)
+			}
+		}
+		if len(leaders) == 1 {
+			return leaders[0], nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%d leaders after %v", len(leaders), timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Others returns every member but m.
+func (c *Cluster) Others(m *Member) []*Member {
+	var out []*Member
+	for _, o := range c.Members {
+		if o != m {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Isolate cuts m off from every other member in both directions.
+func (c *Cluster) Isolate(m *Member) {
+	for _, o := range c.Others(m) {
+		m.Proxy.Set(o.IP, faults.Rule{Blackhole: true})
+		o.Proxy.Set(m.IP, faults.Rule{Blackhole: true})
+	}
+}
+
+// Degrade applies r to all peer traffic between every pair of members.
+func (c *Cluster) Degrade(r faults.Rule) {
+	for _, m := range c.Members {
+		for _, o := range c.Others(m) {
+			m.Proxy.Set(o.IP, r)
+		}
+	}
+}
+
+// Heal lifts every network fault.
+func (c *Cluster) Heal() {
+	for _, m := range c.Members {
+		m.Proxy.Clear()
+	}
+}
+
+type apiMember struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	PeerURLs []string `json:"peerURLs"`
+}
+
+// memberID asks via for the ID of the member whose peer URL is m's.
+func (c *Cluster) memberID(via, m *Member) (string, error) {
+	hc := http.Client{Timeout: 3 * time.Second}
+	resp, err := hc.Get(via.ClientURL() + "/v2/members")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Members []apiMember `json:"members"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return "", err
+	}
+	for _, am := range list.Members {
+		for _, u := range am.PeerURLs {
+			if u == m.PeerURL() {
+				return am.ID, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s not in the member list of %s", m.Name, via.Name)
+}
+
+// RemoveAndReAdd removes m from the cluster through via, kills it, wipes its data, adds it
+// back with the same peer URL and starts it with --initial-cluster-state existing.
+func (c *Cluster) RemoveAndReAdd(m, via *Member, timeout time.Duration) error {
+	id, err := c.memberID(via, m)
+	if err != nil {
+		return err
+	}
+	hc := http.Client{Timeout: 5 * time.Second}
+	if err := retryStatus(timeout, http.StatusNoContent, func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodDelete, via.ClientURL()+"/v2/members/"+id, nil)
+		return hc.Do(req)
+	}); err != nil {
+		return fmt.Errorf("remove %s: %w", m.Name, err)
+	}
+	if err := m.Kill(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(m.DataDir); err != nil {
+		return err
+	}
+	body := fmt.Sprintf(`{"peerURLs":[%q]}`, m.PeerURL())
+	if err := retryStatus(timeout, http.StatusCreated, func() (*http.Response, error) {
+		return hc.Post(via.ClientURL()+"/v2/members", "application/json", strings.NewReader(body))
+	}); err != nil {
+		return fmt.Errorf("add %s back: %w", m.Name, err)
+	}
+	m.state = "existing"
+	if err := c.Launch(m); err != nil {
+		return err
+	}
+	return m.WaitHealthy(timeout)
+}
+
+// retryStatus repeats do until it answers want, a 4xx other than want, or timeout passes.
+func retryStatus(timeout time.Duration, want int, do func() (*http.Response, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := do()
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", resp.Status, b)
+			if resp.StatusCode/100 == 4 {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// LogTails returns the last lines of every member's output.
+func (c *Cluster) LogTails(lines int) string {
+	var b strings.Builder
+	for _, m := range c.Members {
+		fmt.Fprintf(&b, "--- last %d lines of %s (%s):\n", lines, m.Name, m.LogPath)
+		f, err := os.Open(m.LogPath)
+		if err != nil {
+			fmt.Fprintf(&b, "(%v)\n", err)
+			continue
+		}
+		var ring []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			ring = append(ring, sc.Text())
+			if len(ring) > lines {
+				ring = ring[1:]
+			}
+		}
+		f.Close()
+		b.WriteString(strings.Join(ring, "\n") + "\n")
+	}
+	return b.String()
+}
+
+// Close kills every process and stops the proxies.
+func (c *Cluster) Close() {
+	for _, m := range c.Members {
+		if m.Running() {
+			_ = m.Kill()
+		}
+		if m.Proxy != nil {
+			m.Proxy.Close()
+		}
+		m.mu.Lock()
+		if m.logFile != nil {
+			m.logFile.Close()
+			m.logFile = nil
+		}
+		m.mu.Unlock()
+	}
+}
