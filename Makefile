@@ -6,7 +6,7 @@ BIN       := bin
 PKGS      := ./...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test deps vet fmt-check unit cluster bench-compare bench clean
+.PHONY: all build test deps vet fmt-check unit cluster bench-compare bench clean robustness
 
 all: build
 
@@ -42,3 +42,10 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# The robustness suite's long run: three real cairnd processes behind fault-injecting proxies,
+# faults for DURATION, then linearizability, lost-write and watch checks (docs/robustness.md).
+# Its short run is part of `make test`. SEED=<n> replays a run's fault order.
+DURATION ?= 30m
+robustness:
+	ROBUSTNESS_DURATION=$(DURATION) ROBUSTNESS_SEED=$(SEED) $(GO) test -count=1 -timeout 4h -v -run 'TestRobustness$$' ./test/robustness/

@@ -114,6 +114,7 @@ func TestRobustness(t *testing.T) {
 	}
 	t.Logf("%d operations, %d faults, checked in %v total: linearizability %s",
 		res.Ops, len(res.Faults), time.Since(began).Round(time.Second), res.Linearizable)
+	t.Logf("operations: %s", res.Summary)
 	if len(res.Problems) > 0 {
 		for _, p := range res.Problems {
 			t.Error(p)
@@ -134,7 +135,7 @@ func TestCheckerCatchesUnsafeReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("porcupine: %s; index checks: %d problems; evidence in %s", check, len(problems), evidence)
+	t.Logf("porcupine: %s; index checks: %d problems; evidence in %s (kept only if this test fails)", check, len(problems), evidence)
 	for i, p := range problems {
 		if i < 3 {
 			t.Logf("index: %s", p)

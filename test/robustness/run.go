@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type Result struct {
 	Linearizable porcupine.CheckResult
 	Problems     []string // every check's findings, linearizability included
 	Ops          int
+	Summary      string // operations by kind and outcome
 	Faults       []string
 	Evidence     string // directory with history.json, linearizability.html, watches.json
 }
@@ -184,6 +186,7 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	res.Ops = len(ops)
+	res.Summary = summarize(ops)
 
 	if runErr == nil {
 		check, info := model.Linearizable(ops, 3*time.Minute)
@@ -292,4 +295,34 @@ func (r *run) saveEvidence(ops []model.Op, info *porcupine.LinearizationInfo, wa
 	}
 	_ = os.WriteFile(filepath.Join(dir, "problems.txt"), []byte(fmt.Sprintln(r.problems)), 0o644)
 	return dir
+}
+
+// summarize counts operations by kind and outcome, to show that the load exercised every path.
+func summarize(ops []model.Op) string {
+	type key struct {
+		kind    model.Kind
+		outcome string
+	}
+	counts := map[key]int{}
+	for _, op := range ops {
+		o := "ok"
+		switch {
+		case op.Output.Unknown:
+			o = "unknown"
+		case op.Output.Err != 0:
+			o = fmt.Sprint(op.Output.Err)
+		}
+		counts[key{op.Input.Kind, o}]++
+	}
+	var b strings.Builder
+	for _, k := range []model.Kind{model.Get, model.Put, model.Create, model.CASValue, model.CASIndex, model.Delete} {
+		fmt.Fprintf(&b, "%s:", k)
+		for _, o := range []string{"ok", "100", "101", "105", "unknown"} {
+			if n := counts[key{k, o}]; n > 0 {
+				fmt.Fprintf(&b, " %s=%d", o, n)
+			}
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
 }
