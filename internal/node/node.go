@@ -139,7 +139,8 @@ func Start(cfg Config) (n *Node, err error) {
 		Name: cfg.Name, MemberID: n.id.MemberID, ClusterID: n.id.ClusterID,
 		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
 		PeerScheme: scheme(cfg.InitialAdvertisePeerURLs[0]), PeerClient: peerClient, Logger: log,
-		ClusterName: cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
+		RequestTimeout: cfg.RequestTimeout,
+		ClusterName:    cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
 		OfflineAfter: 2 * cfg.ElectionTimeout,
 	}, n.fsm, n.raft)
 	n.server.Run()

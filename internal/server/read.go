@@ -68,24 +68,34 @@ type readIndexResponse struct {
 }
 
 // askReadIndex asks the current leader for its read index, following leadership changes
-// until ctx ends.
+// until ctx ends. Concurrent reads share one request (readBatcher).
 func (s *Server) askReadIndex(ctx context.Context) (uint64, error) {
 	for {
-		leader, err := s.WaitLeader(ctx)
-		if err != nil {
-			return 0, err
+		r := s.reads.join()
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+		case <-r.done:
 		}
-		idx, retry, err := s.readIndexFrom(ctx, leader)
-		if err == nil {
-			return idx, nil
+		if r.err == nil {
+			return r.idx, nil
 		}
-		if !retry || ctx.Err() != nil {
-			return 0, err
+		if !r.retry {
+			return 0, r.err
 		}
 		if !sleepCtx(ctx, retryPause) {
-			return 0, fmt.Errorf("%w: %v", ErrTimeout, err)
+			return 0, fmt.Errorf("%w: %v", ErrTimeout, r.err)
 		}
 	}
+}
+
+// fetchReadIndex is one round of the batcher: find the leader, ask it.
+func (s *Server) fetchReadIndex(ctx context.Context) (uint64, bool, error) {
+	leader, err := s.WaitLeader(ctx)
+	if err != nil {
+		return 0, true, err
+	}
+	return s.readIndexFrom(ctx, leader)
 }
 
 func (s *Server) readIndexFrom(ctx context.Context, leaderURL string) (idx uint64, retry bool, err error) {

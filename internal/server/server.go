@@ -23,6 +23,8 @@ type Config struct {
 	PeerScheme string
 	// PeerClient reaches other members' peer ports (its transport carries the peer TLS).
 	PeerClient *http.Client
+	// RequestTimeout bounds one read-index round trip to the leader.
+	RequestTimeout time.Duration
 	// ExpiryInterval is the longest the leader waits between two looks at the TTL heap.
 	ExpiryInterval time.Duration
 	Logger         *slog.Logger
@@ -51,6 +53,8 @@ type Server struct {
 
 	live liveness
 
+	reads readBatcher
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 	// ready is closed once this node's own member entry is committed; clients are not served
@@ -64,6 +68,9 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = 100 * time.Millisecond
 	}
@@ -76,8 +83,10 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 	if cfg.OfflineAfter == 0 {
 		cfg.OfflineAfter = 2 * time.Second
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
+	s := &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
 		start: time.Now(), stop: make(chan struct{}), ready: make(chan struct{})}
+	s.reads = readBatcher{fetch: s.fetchReadIndex, timeout: cfg.RequestTimeout}
+	return s
 }
 
 // Run starts the background loops: TTL expiry (on the leader) and publishing this node's
