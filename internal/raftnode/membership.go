@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -106,21 +107,40 @@ func (n *Node) liveVoter() (raft.Server, bool) {
 	if err != nil {
 		return raft.Server{}, false
 	}
-	var best raft.Server
-	var bestContact time.Time
+	type candidate struct {
+		s       raft.Server
+		contact time.Time
+	}
+	var cands []candidate
 	for _, s := range servers {
 		if s.Suffrage != raft.Voter || string(s.ID) == n.cfg.ID {
 			continue
 		}
-		if c := n.trans.lastContact(s.ID); c.After(bestContact) {
-			best, bestContact = s, c
+		// No contact yet means this node has led for less than a heartbeat round: the dial
+		// below decides. A contact older than half a timeout means the follower is not keeping up.
+		if c := n.trans.lastContact(s.ID); c.IsZero() || time.Since(c) <= n.cfg.HeartbeatTimeout/2 {
+			cands = append(cands, candidate{s, c})
 		}
 	}
-	if bestContact.IsZero() || time.Since(bestContact) > n.cfg.HeartbeatTimeout/2 {
-		return raft.Server{}, false
+	sort.Slice(cands, func(i, j int) bool { return cands[i].contact.After(cands[j].contact) })
+	// A follower killed a moment ago still has a fresh last contact, and a transfer to it would
+	// wait out an election timeout; its peer port refuses at once, so ask before choosing it.
+	for _, c := range cands {
+		ctx, cancel := context.WithTimeout(context.Background(), livenessDialTimeout)
+		conn, err := n.cfg.Dial(ctx, "tcp", string(c.s.Address))
+		cancel()
+		if err != nil {
+			n.log.Info("not handing leadership to a follower that does not answer", "to", string(c.s.ID), "error", err)
+			continue
+		}
+		conn.Close()
+		return c.s, true
 	}
-	return best, true
+	return raft.Server{}, false
 }
+
+// livenessDialTimeout bounds the check that a hand-off target still listens.
+const livenessDialTimeout = 200 * time.Millisecond
 
 // Shutdown stops the node. A leader first hands leadership to a live voter,
 // bounded by one election timeout, so the cluster does not wait for a
