@@ -30,13 +30,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The built binaries have their own names, so that a `killall cairnd` or `pkill cairnd`
+	// aimed at other processes on a shared machine does not end a run (a long run was lost so).
 	safeBin = os.Getenv("CAIRND_BIN")
 	if safeBin == "" {
-		safeBin = filepath.Join(dir, "cairnd")
+		safeBin = filepath.Join(dir, "robustness-member")
 		err = build(safeBin)
 	}
 	if err == nil {
-		unsafeBin = filepath.Join(dir, "cairnd-unsafe-reads")
+		unsafeBin = filepath.Join(dir, "robustness-member-unsafe")
 		err = build(unsafeBin, "-tags", "cairn_unsafe_reads")
 	}
 	if err != nil {
