@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local three-node Cairn cluster of real processes on 127.0.0.1 and stops every one of
-# them on Ctrl-C or when any of them exits. Data and logs go to ./cairn-cluster/.
+# them on Ctrl-C or when any of them exits. Data and logs go to ./cairn-cluster/ (CAIRN_CLUSTER_DIR);
+# CAIRND_ARGS adds flags to every node (e.g. --enable-pprof).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CAIRND_BIN:-bin/cairnd}
@@ -29,7 +30,7 @@ for i in 0 1 2; do
     --listen-peer-urls "http://127.0.0.1:${peer[$i]}" \
     --initial-advertise-peer-urls "http://127.0.0.1:${peer[$i]}" \
     --initial-cluster "$initial" --initial-cluster-state new \
-    --initial-cluster-token local-cluster >"$base/${names[$i]}.log" 2>&1 &
+    --initial-cluster-token local-cluster ${CAIRND_ARGS:-} >"$base/${names[$i]}.log" 2>&1 &
   pids+=($!)
 done
 for i in 0 1 2; do

@@ -48,6 +48,8 @@ type Config struct {
 
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+	// EnablePprof serves /debug/pprof/ on the client port.
+	EnablePprof bool
 
 	// PeerDial, when set, opens every connection to another member (raft and peer HTTP);
 	// internal/testcluster routes them through its switchable network to cut partitions.

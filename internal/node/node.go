@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,7 +158,10 @@ func Start(cfg Config) (n *Node, err error) {
 	closers = append(closers, n.stopQuorum)
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
 		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial}
-	client := httpapi.New(n.server, hcfg)
+	var client http.Handler = httpapi.New(n.server, hcfg)
+	if cfg.EnablePprof {
+		client = withPprof(client)
+	}
 	hcfg.Registry = nil
 	peer := httpapi.NewPeer(n.server, hcfg)
 
@@ -339,4 +343,21 @@ func peerDialer(listenURL string) func(ctx context.Context, network, addr string
 		}
 		return bound.DialContext(ctx, network, addr)
 	}
+}
+
+// withPprof adds Go's profiling endpoints in front of the client API.
+func withPprof(next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -190,6 +190,8 @@ func TestSnapshotInstallOnLaggingNode(t *testing.T) {
 	c := newCluster(t, []string{"a", "b", "c"}, func(cfg *Config) {
 		cfg.SnapshotThreshold = 16
 		cfg.TrailingLogs = 4
+		// Compaction drops whole segments: small ones make the old entries really go.
+		cfg.WALSegmentSize = 2048
 	})
 	l := c.leader()
 	lag := c.others(l.id)[0]

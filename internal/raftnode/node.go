@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 var (
@@ -66,7 +65,7 @@ const (
 // Config configures a Node. Zero durations and counts take the defaults above.
 type Config struct {
 	ID        string
-	Dir       string       // holds raft.db (log + stable store) and snapshots/
+	Dir       string       // holds wal/ (raft log and stable store) and snapshots/
 	Listener  net.Listener // the peer port; the Node owns it from New on
 	Advertise string       // host:port others dial; default Listener.Addr()
 	TLS       *tls.Config  // wraps both raft and peer HTTP when set
@@ -76,10 +75,12 @@ type Config struct {
 	ForceNewCluster bool
 
 	SnapshotThreshold uint64
-	SnapshotInterval  time.Duration
-	TrailingLogs      uint64
-	HeartbeatTimeout  time.Duration
-	ElectionTimeout   time.Duration
+	// WALSegmentSize is the size of one log segment file (0: raft-wal's 64 MiB).
+	WALSegmentSize   int
+	SnapshotInterval time.Duration
+	TrailingLogs     uint64
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
 
 	// Dial opens outgoing raft connections (default: a net.Dialer). It is
 	// the seam for custom networking, e.g. a SOCKS dialer or a test
@@ -107,7 +108,7 @@ type Node struct {
 	raft    *raft.Raft
 	trans   *statsTransport
 	mux     *peerMux
-	bolt    *raftboltdb.BoltStore
+	bolt    *walStore
 	logs    raft.LogStore
 	appends *countingLogStore
 
@@ -144,8 +145,10 @@ func New(cfg Config) (n *Node, err error) {
 	n.readyCh.Store(&ch)
 
 	n.mux = newPeerMux(cfg.Listener, cfg.TLS)
+	self := n // a failing return sets the named result n to nil before this runs
 	defer func() {
 		if err != nil {
+			n := self
 			if n.raft != nil {
 				_ = n.raft.Shutdown().Error()
 			}
@@ -161,7 +164,17 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	// NoSync stays false: every StoreLogs is fsynced before raft counts
 	// the entry as persisted, so an acknowledged write survives a crash.
-	n.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "raft.db")); err == nil {
+		return nil, fmt.Errorf("raftnode: %s holds a raft log in the bbolt format of earlier development builds; this build keeps its log in %s (raft-wal); start from an empty data directory",
+			cfg.Dir, filepath.Join(cfg.Dir, "wal"))
+	}
+	walDir := filepath.Join(cfg.Dir, "wal")
+	if err := os.MkdirAll(walDir, 0o700); err != nil {
+		return nil, fmt.Errorf("raftnode: %w", err)
+	}
+	// raft-wal fsyncs every StoreLogs before returning, so an entry raft counts as persisted
+	// survives a crash; one append and one fsync per batch, unlike a B+tree commit.
+	n.bolt, err = openWAL(walDir, newHCLog(n.log, "wal"), cfg.WALSegmentSize)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: open log store: %w", err)
 	}

@@ -24,7 +24,7 @@ func TestSingleNodeBootstrapApplyRestart(t *testing.T) {
 	if a.f.AppliedIndex() < idx {
 		t.Fatalf("Apply returned before the FSM applied %d", idx)
 	}
-	if _, err := os.Stat(filepath.Join(a.dir, "raft.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(a.dir, "wal")); err != nil {
 		t.Fatal(err)
 	}
 	c.stop("a")
