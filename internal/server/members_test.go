@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,4 +129,55 @@ func TestMembershipChangesWhileWriting(t *testing.T) {
 	wg.Wait()
 	w.verify(t, c.WaitLeader(t).Index)
 	t.Logf("%d acknowledged writes across learner add, promotion, voter add and leader removal", w.n.Load())
+}
+
+func memberPut(t *testing.T, base, id, body, contentType string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, base+"/v2/members/"+id, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// PUT /v2/members/<id> changes a member's peer URLs (etcd's `member update`), refusing unknown
+// members, URLs another member uses, and bodies that are not JSON.
+func TestMemberUpdate(t *testing.T) {
+	c := testcluster.New(t, 3)
+	f := c.Followers()[0]
+	id := c.MemberID(t, 0, f.Name)
+	other := c.Members[(f.Index+1)%3]
+	alias := strings.Replace(f.PeerURL, "127.0.0.1", "localhost", 1)
+	body := fmt.Sprintf(`{"peerURLs":[%q,%q]}`, f.PeerURL, alias)
+	if st := memberPut(t, f.ClientURL, id, body, "application/json"); st != http.StatusNoContent {
+		t.Fatalf("update: %d", st)
+	}
+	testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		ms, err := c.MemberList(other.Index)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.ID == id && len(m.PeerURLs) == 2 && m.PeerURLs[1] == alias {
+				return nil
+			}
+		}
+		return fmt.Errorf("update not visible: %+v", ms)
+	})
+	if _, err := c.Put(f.Index, "/after-update", "ok"); err != nil {
+		t.Fatalf("cluster broken by the update: %v", err)
+	}
+	if st := memberPut(t, f.ClientURL, "123abc", body, "application/json"); st != http.StatusNotFound {
+		t.Fatalf("unknown member: %d, want 404", st)
+	}
+	taken := fmt.Sprintf(`{"peerURLs":[%q]}`, other.PeerURL)
+	if st := memberPut(t, f.ClientURL, id, taken, "application/json"); st != http.StatusConflict {
+		t.Fatalf("peer URL of another member: %d, want 409", st)
+	}
+	if st := memberPut(t, f.ClientURL, id, "peerURLs=x", "application/x-www-form-urlencoded"); st != http.StatusUnsupportedMediaType {
+		t.Fatalf("form body: %d, want 415", st)
+	}
 }
