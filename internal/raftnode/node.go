@@ -57,6 +57,7 @@ const (
 	// values) stays a bounded amount of memory per follower.
 	maxAppendEntries  = 128
 	logCacheSize      = 512
+	commitTimeout     = 10 * time.Millisecond
 	snapshotsRetained = 2
 	transportTimeout  = 10 * time.Second
 	transportPool     = 3
@@ -213,6 +214,10 @@ func New(cfg Config) (n *Node, err error) {
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.MaxAppendEntries = maxAppendEntries
 	rc.BatchApplyCh = true // concurrent proposals share one StoreLogs, i.e. one fsync
+	// Followers learn the commit index from the next AppendEntries; with raft's 50 ms default a
+	// follower would serve a linearizable read or a watch event up to 50 ms late when writes are
+	// sparse. 10 ms bounds that lag at the cost of ~100 empty RPCs/s per idle follower.
+	rc.CommitTimeout = commitTimeout
 	rc.NotifyCh = n.notifyCh
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
