@@ -381,22 +381,9 @@ func (s *Store) CompareAndSwap(key, prevValue string, prevIndex uint64, value st
 }
 
 func (s *Store) cas(key, prevValue string, prevIndex uint64, value string, ttl TTLOptions, now time.Time) (*Event, *Error) {
-	k, err := s.clean(key)
+	k, n, err := s.compareTarget(key, prevValue, prevIndex)
 	if err != nil {
 		return nil, err
-	}
-	if k == "/" {
-		return nil, newError(ErrRootReadOnly, "/", s.index)
-	}
-	n, err := s.lookup(k)
-	if err != nil {
-		return nil, err
-	}
-	if n.isDir() {
-		return nil, newError(ErrNotFile, k, s.index)
-	}
-	if cause, ok := compareFailCause(n, prevValue, prevIndex); !ok {
-		return nil, newError(ErrTestFailed, cause, s.index)
 	}
 	if ttl.Refresh {
 		value = n.value
@@ -476,22 +463,9 @@ func (s *Store) CompareAndDelete(key, prevValue string, prevIndex uint64, now ti
 }
 
 func (s *Store) cad(key, prevValue string, prevIndex uint64, now time.Time) (*Event, *Error) {
-	k, err := s.clean(key)
+	k, n, err := s.compareTarget(key, prevValue, prevIndex)
 	if err != nil {
 		return nil, err
-	}
-	if k == "/" {
-		return nil, newError(ErrRootReadOnly, "/", s.index)
-	}
-	n, err := s.lookup(k)
-	if err != nil {
-		return nil, err
-	}
-	if n.isDir() {
-		return nil, newError(ErrNotFile, k, s.index)
-	}
-	if cause, ok := compareFailCause(n, prevValue, prevIndex); !ok {
-		return nil, newError(ErrTestFailed, cause, s.index)
 	}
 	next := s.index + 1
 	e := &Event{
@@ -504,4 +478,27 @@ func (s *Store) cad(key, prevValue string, prevIndex uint64, now time.Time) (*Ev
 	s.removeNode(s.parentOf(k), n, k, e)
 	s.record(e)
 	return e, nil
+}
+
+// compareTarget finds the key a compare-and-swap or compare-and-delete acts on and checks its
+// conditions, with etcd's errors for the root, a missing key, a directory and a failed compare.
+func (s *Store) compareTarget(key, prevValue string, prevIndex uint64) (string, *node, *Error) {
+	k, err := s.clean(key)
+	if err != nil {
+		return "", nil, err
+	}
+	if k == "/" {
+		return "", nil, newError(ErrRootReadOnly, "/", s.index)
+	}
+	n, err := s.lookup(k)
+	if err != nil {
+		return "", nil, err
+	}
+	if n.isDir() {
+		return "", nil, newError(ErrNotFile, k, s.index)
+	}
+	if cause, ok := compareFailCause(n, prevValue, prevIndex); !ok {
+		return "", nil, newError(ErrTestFailed, cause, s.index)
+	}
+	return k, n, nil
 }
