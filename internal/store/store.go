@@ -156,10 +156,7 @@ func (s *Store) Get(key string, recursive, sorted bool, now time.Time) (*Event, 
 	defer s.mu.RUnlock()
 	e, err := s.get(key, recursive, sorted, now)
 	s.stats.result(statGetSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) get(key string, recursive, sorted bool, now time.Time) (*Event, *Error) {
@@ -196,10 +193,7 @@ func (s *Store) Set(key string, dir bool, value string, ttl TTLOptions, now time
 	defer s.mu.Unlock()
 	e, err := s.set(key, dir, value, ttl, now)
 	s.stats.result(statSetSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) set(key string, dir bool, value string, ttl TTLOptions, now time.Time) (*Event, *Error) {
@@ -234,10 +228,7 @@ func (s *Store) Create(key string, dir bool, value string, unique bool, ttl TTLO
 	defer s.mu.Unlock()
 	e, err := s.createOp(key, dir, value, unique, ttl, now)
 	s.stats.result(statCreateSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) createOp(key string, dir bool, value string, unique bool, ttl TTLOptions, now time.Time) (*Event, *Error) {
@@ -305,10 +296,7 @@ func (s *Store) Update(key string, value string, ttl TTLOptions, now time.Time) 
 	defer s.mu.Unlock()
 	e, err := s.update(key, value, ttl, now)
 	s.stats.result(statUpdateSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) update(key string, value string, ttl TTLOptions, now time.Time) (*Event, *Error) {
@@ -374,10 +362,7 @@ func (s *Store) CompareAndSwap(key, prevValue string, prevIndex uint64, value st
 	defer s.mu.Unlock()
 	e, err := s.cas(key, prevValue, prevIndex, value, ttl, now)
 	s.stats.result(statCASSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) cas(key, prevValue string, prevIndex uint64, value string, ttl TTLOptions, now time.Time) (*Event, *Error) {
@@ -411,10 +396,7 @@ func (s *Store) Delete(key string, dir, recursive bool, now time.Time) (*Event, 
 	defer s.mu.Unlock()
 	e, err := s.del(key, dir, recursive, now)
 	s.stats.result(statDeleteSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) del(key string, dir, recursive bool, now time.Time) (*Event, *Error) {
@@ -456,10 +438,7 @@ func (s *Store) CompareAndDelete(key, prevValue string, prevIndex uint64, now ti
 	defer s.mu.Unlock()
 	e, err := s.cad(key, prevValue, prevIndex, now)
 	s.stats.result(statCADSuccess, err == nil)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return asResult(e, err)
 }
 
 func (s *Store) cad(key, prevValue string, prevIndex uint64, now time.Time) (*Event, *Error) {
@@ -501,4 +480,13 @@ func (s *Store) compareTarget(key, prevValue string, prevIndex uint64) (string, 
 		return "", nil, newError(ErrTestFailed, cause, s.index)
 	}
 	return k, n, nil
+}
+
+// asResult returns a store failure as an error without the typed-nil trap: a nil *Error must
+// become a nil error, not a non-nil interface holding nil.
+func asResult(e *Event, err *Error) (*Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
