@@ -9,6 +9,8 @@ import (
 type metrics struct {
 	latency  *prometheus.HistogramVec
 	watchers prometheus.Gauge
+	// Resolved once: a label lookup per request costs a hash and a lock on the hot path.
+	byKind map[string]prometheus.Observer
 }
 
 // newMetrics registers the HTTP layer's metrics on reg; a nil reg keeps them unregistered so
@@ -28,9 +30,17 @@ func newMetrics(reg *prometheus.Registry, b Backend) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.latency, m.watchers)
 	}
+	m.byKind = map[string]prometheus.Observer{
+		"get":   m.latency.WithLabelValues("get"),
+		"write": m.latency.WithLabelValues("write"),
+	}
 	return m
 }
 
 func (m *metrics) observe(kind string, start time.Time) {
-	m.latency.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	o, ok := m.byKind[kind]
+	if !ok {
+		o = m.latency.WithLabelValues(kind)
+	}
+	o.Observe(time.Since(start).Seconds())
 }
