@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -33,11 +32,6 @@ func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, s
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &forwarder{b: b, client: &http.Client{Transport: tr}}
-}
-
-// SetTLS makes relayed requests use the peer port's TLS settings.
-func (h *Handler) SetPeerTLS(cfg *tls.Config) {
-	h.fwd.client.Transport.(*http.Transport).TLSClientConfig = cfg
 }
 
 // forward relays r to the leader and copies the answer back. It retries only when the request

@@ -115,9 +115,9 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	h.metrics = newMetrics(cfg.Registry, b)
 	h.registerCluster()
 	if peer {
-		h.mux.HandleFunc(peerReadIndexPath, h.serveReadIndex)
-		h.mux.HandleFunc(peerClusterPath, h.servePeerCluster)
-		h.mux.HandleFunc(peerPublishPath, h.servePublish)
+		h.mux.HandleFunc(server.ReadIndexPath, h.serveReadIndex)
+		h.mux.HandleFunc(server.ClusterPath, h.servePeerCluster)
+		h.mux.HandleFunc(server.PublishPath, h.servePublish)
 	} else {
 		h.mux.HandleFunc("/version", h.serveVersion)
 		h.mux.HandleFunc("/health", h.serveHealth)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -119,7 +120,7 @@ func (h *Handler) memberWrite(w http.ResponseWriter, r *http.Request, do func(co
 		return
 	default:
 		var re *requestError
-		if ok := asRequestError(err, &re); ok && re.status != 0 {
+		if errors.As(err, &re) && re.status != 0 {
 			writeMessage(w, re.status, re.cause)
 			return
 		}
@@ -133,7 +134,7 @@ func (h *Handler) memberWrite(w http.ResponseWriter, r *http.Request, do func(co
 	writeJSON(w, status, out, true)
 }
 
-func isNotLeader(err error) bool { return errorsIs(err, raftnode.ErrNotLeader) }
+func isNotLeader(err error) bool { return errors.Is(err, raftnode.ErrNotLeader) }
 
 func decodeMemberRequest(r *http.Request, body []byte) (*api.MemberCreateRequest, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -11,19 +11,6 @@ import (
 	"github.com/cairn-io/cairn/internal/server"
 )
 
-// Paths served only on the peer port.
-const (
-	peerReadIndexPath = "/cairn/peer/v1/readindex"
-	peerClusterPath   = "/cairn/peer/v1/cluster"
-	peerPublishPath   = "/cairn/peer/v1/publish"
-)
-
-// ReadIndexPath and ClusterPath are exported for the server's peer client.
-const (
-	ReadIndexPath = peerReadIndexPath
-	ClusterPath   = peerClusterPath
-)
-
 // ReadIndexResponse is the leader's answer to a follower's read-index request.
 type ReadIndexResponse struct {
 	Index uint64 `json:"index"`

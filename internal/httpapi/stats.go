@@ -3,16 +3,11 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/cairn-io/cairn/api"
 )
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
-
-func asRequestError(err error, re **requestError) bool { return errors.As(err, re) }
 
 func (h *Handler) serveVersion(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {

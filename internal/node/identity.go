@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/internal/httpapi"
+	"github.com/cairn-io/cairn/internal/server"
 )
 
 // identity is what a node must remember across restarts to stay the same member of the same
@@ -139,7 +140,7 @@ func joinIdentity(ctx context.Context, client *http.Client, peers []string, myPe
 func fetchPeerCluster(ctx context.Context, client *http.Client, peerURL string) (*httpapi.PeerCluster, error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(peerURL, "/")+httpapi.ClusterPath, nil)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(peerURL, "/")+server.ClusterPath, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -311,7 +311,7 @@ func (s *Server) publishOnce(ctx context.Context) error {
 		return err
 	}
 	body, _ := json.Marshal(self)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, leader+publishPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, leader+PublishPath, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,11 @@ import (
 	"github.com/cairn-io/cairn/internal/raftnode"
 )
 
-// Peer paths this package calls; httpapi serves them.
+// Peer-port paths: this package and node call them, httpapi serves them.
 const (
-	readIndexPath = "/cairn/peer/v1/readindex"
-	publishPath   = "/cairn/peer/v1/publish"
+	ReadIndexPath = "/cairn/peer/v1/readindex"
+	PublishPath   = "/cairn/peer/v1/publish"
+	ClusterPath   = "/cairn/peer/v1/cluster"
 )
 
 // retryPause spaces retries while leadership moves; each caller's context bounds the total.
@@ -99,7 +100,7 @@ func (s *Server) fetchReadIndex(ctx context.Context) (uint64, bool, error) {
 }
 
 func (s *Server) readIndexFrom(ctx context.Context, leaderURL string) (idx uint64, retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, leaderURL+readIndexPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, leaderURL+ReadIndexPath, nil)
 	if err != nil {
 		return 0, false, err
 	}
