@@ -236,10 +236,12 @@ func (n *Node) resolveIdentity(peerClient *http.Client) ([]raft.Server, error) {
 	return servers, nil
 }
 
-// Stop shuts down in order: client traffic first (held watches are ended), then raft, which
-// hands leadership to another voter when one is up, then the peer port.
+// Stop shuts down in order: a leader hands leadership to a live voter first, then client
+// traffic stops (held watches are ended), then raft, then the peer port.
 func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
+		// Leadership goes first, so the cluster never waits on the client drain below.
+		n.raft.HandOff()
 		n.cancelWatches()
 		n.stopQuorum()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

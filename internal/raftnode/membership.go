@@ -148,14 +148,7 @@ const livenessDialTimeout = 200 * time.Millisecond
 // stops and the stores and peer port close.
 func (n *Node) Shutdown() error {
 	n.shutdownOnce.Do(func() {
-		if n.raft.State() == raft.Leader {
-			if target, ok := n.liveVoter(); ok {
-				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ElectionTimeout)
-				err := n.await(ctx, n.raft.LeadershipTransferToServer(target.ID, target.Address))
-				cancel()
-				n.log.Info("leadership transfer on shutdown", "to", string(target.ID), "error", err)
-			}
-		}
+		n.HandOff()
 		close(n.stopCh)
 		err := n.raft.Shutdown().Error()
 		n.wg.Wait()
@@ -168,4 +161,21 @@ func (n *Node) Shutdown() error {
 		n.shutdownErr = err
 	})
 	return n.shutdownErr
+}
+
+// HandOff, on a leader, passes leadership to a live voter, bounded by one election timeout; it
+// does nothing on a follower or when no voter answers. Shutdown calls it; a node stopping on
+// SIGTERM calls it first, before draining its clients, so the cluster never waits on the drain.
+func (n *Node) HandOff() {
+	if n.stopped() || n.raft.State() != raft.Leader {
+		return
+	}
+	target, ok := n.liveVoter()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ElectionTimeout)
+	err := n.await(ctx, n.raft.LeadershipTransferToServer(target.ID, target.Address))
+	cancel()
+	n.log.Info("leadership hand-off", "to", string(target.ID), "error", err)
 }
