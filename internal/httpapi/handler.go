@@ -207,3 +207,19 @@ func (h *Handler) waitReady(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 }
+
+// FastRequest reports whether a request may take the client port's fast path
+// (internal/fastpath): a keys read or write that answers at once. Watches stream and stay
+// with net/http, as does everything that is not a keys request.
+func FastRequest(method, path, rawQuery string) bool {
+	if path != keysPrefix && !strings.HasPrefix(path, keysPrefix+"/") {
+		return false
+	}
+	switch method {
+	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete:
+	default:
+		return false
+	}
+	// Conservative: any mention of wait, even wait=false, goes to net/http.
+	return !strings.Contains(rawQuery, "wait")
+}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/fastpath"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/raftnode"
@@ -36,7 +37,7 @@ type Node struct {
 	quorum nodeQuorum
 
 	clientLns  []net.Listener
-	clientSrvs []*http.Server
+	clientSrvs []*fastpath.Server
 	peerSrv    *http.Server
 	// cancelWatches ends held watch requests so the client servers can drain.
 	cancelWatches context.CancelFunc
@@ -171,8 +172,13 @@ func Start(cfg Config) (n *Node, err error) {
 	for _, ln := range n.clientLns {
 		srv := &http.Server{Handler: client, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 			BaseContext: func(net.Listener) context.Context { return watchCtx }, ErrorLog: errLog}
-		n.clientSrvs = append(n.clientSrvs, srv)
-		go serve(log, srv, ln)
+		// Plain keys requests are answered on the connection's goroutine; everything else,
+		// watches included, is handed to srv with the bytes already read.
+		fast := &fastpath.Server{Handler: client, Fast: httpapi.FastRequest, Fallback: srv,
+			BaseContext: watchCtx, MaxBodyBytes: cfg.Limits.MaxRequestBytes, IdleTimeout: 2 * time.Minute,
+			Logger: log}
+		n.clientSrvs = append(n.clientSrvs, fast)
+		go serve(log, fast, ln)
 	}
 	n.peerSrv = &http.Server{Handler: peer, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	go serve(log, n.peerSrv, n.raft.PeerHTTPListener())
@@ -182,7 +188,7 @@ func Start(cfg Config) (n *Node, err error) {
 	return n, nil
 }
 
-func serve(log *slog.Logger, srv *http.Server, ln net.Listener) {
+func serve(log *slog.Logger, srv interface{ Serve(net.Listener) error }, ln net.Listener) {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
 	}
