@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,9 @@ type Config struct {
 	Registry       *prometheus.Registry
 	// PeerDial opens connections to other members (nil: the standard dialer).
 	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Relay carries a follower's keys writes to the leader (nil: they go as HTTP requests,
+	// like the members API's). The caller owns it and closes it.
+	Relay *relay.Client
 }
 
 // Handler serves one node's client API.
@@ -87,7 +91,16 @@ type Handler struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	peer    bool
+	// Header values fixed for the node's life, built once.
+	nodeName, clusterID []string
 }
+
+var (
+	corsAllowHeaders = []string{"accept, content-type, authorization"}
+	corsAllowMethods = []string{"POST, GET, OPTIONS, PUT, DELETE"}
+	corsAllowOrigin  = []string{"*"}
+	jsonContentType  = []string{"application/json"}
+)
 
 // New returns the client-port handler.
 func New(b Backend, cfg Config) *Handler {
@@ -110,8 +123,9 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux()}
-	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial)
+	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux(),
+		nodeName: []string{b.Name()}, clusterID: []string{idString(b.ClusterID())}}
+	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial, cfg.Relay)
 	h.metrics = newMetrics(cfg.Registry, b)
 	h.registerCluster()
 	if peer {
@@ -136,20 +150,22 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 // out of key paths and redirect, hiding malformed keys that must be refused instead.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Access-Control-Allow-Headers", "accept, content-type, authorization")
-	hd.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set(headerNode, h.b.Name())
+	// Canonical keys and shared one-element values: Header.Set would canonicalise and allocate
+	// on every request. The slices are never appended to in place (len == cap).
+	hd["Access-Control-Allow-Headers"] = corsAllowHeaders
+	hd["Access-Control-Allow-Methods"] = corsAllowMethods
+	hd["Access-Control-Allow-Origin"] = corsAllowOrigin
+	hd[headerNode] = h.nodeName
 	if !h.peer && !h.waitReady(w, r) {
 		return
 	}
 	p := r.URL.Path
 	switch {
 	case p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/"):
-		hd.Set("X-Etcd-Cluster-Id", idString(h.b.ClusterID()))
+		hd["X-Etcd-Cluster-Id"] = h.clusterID
 		h.serveKeys(w, r)
 	case p == membersPrefix || strings.HasPrefix(p, membersPrefix+"/"):
-		hd.Set("X-Etcd-Cluster-Id", idString(h.b.ClusterID()))
+		hd["X-Etcd-Cluster-Id"] = h.clusterID
 		h.serveMembers(w, r)
 	default:
 		h.mux.ServeHTTP(w, r)
@@ -162,9 +178,9 @@ func idString(id uint64) string { return strconv.FormatUint(id, 16) }
 func (h *Handler) setRaftHeaders(w http.ResponseWriter, etcdIndex uint64) {
 	ri, term := h.b.RaftStatus()
 	hd := w.Header()
-	hd.Set("X-Etcd-Index", strconv.FormatUint(etcdIndex, 10))
-	hd.Set("X-Raft-Index", strconv.FormatUint(ri, 10))
-	hd.Set("X-Raft-Term", strconv.FormatUint(term, 10))
+	hd["X-Etcd-Index"] = []string{strconv.FormatUint(etcdIndex, 10)}
+	hd["X-Raft-Index"] = []string{strconv.FormatUint(ri, 10)}
+	hd["X-Raft-Term"] = []string{strconv.FormatUint(term, 10)}
 }
 
 func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {

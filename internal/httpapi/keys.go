@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/fsm"
@@ -57,7 +57,7 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, kr *keysReque
 		writeKeyError(w, err)
 		return
 	}
-	h.writeEvent(w, r, ev, false)
+	h.writeEvent(w, r.Method == http.MethodHead, ev, false)
 }
 
 func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysRequest, body []byte) {
@@ -72,14 +72,14 @@ func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysReq
 			writeMessage(w, http.StatusServiceUnavailable, errForwardLoop.Error())
 			return
 		}
-		h.fwd.forward(ctx, w, r, body)
+		h.fwd.relayWrite(ctx, w, r, body, cmd, kr.noValueOnSuccess)
 		return
 	}
 	if err != nil {
 		writeKeyError(w, err)
 		return
 	}
-	h.writeEvent(w, r, ev, kr.noValueOnSuccess)
+	h.writeEvent(w, false, ev, kr.noValueOnSuccess)
 }
 
 // command builds the log entry; the leader stamps its time on it when proposing.
@@ -102,15 +102,15 @@ func (kr *keysRequest) command() *fsm.Command {
 
 // writeEvent writes a successful keys answer. 201 marks a node that did not exist before, as
 // etcd does (create, and set without a previous node).
-func (h *Handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.Event, noValue bool) {
+func (h *Handler) writeEvent(w http.ResponseWriter, head bool, ev *store.Event, noValue bool) {
 	h.setRaftHeaders(w, ev.EtcdIndex)
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	status := http.StatusOK
 	if ev.Action == store.Create || (ev.Action == store.Set && ev.PrevNode == nil) {
 		status = http.StatusCreated
 	}
 	w.WriteHeader(status)
-	if r.Method == http.MethodHead {
+	if head {
 		return
 	}
 	if noValue {
@@ -119,5 +119,14 @@ func (h *Handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.E
 			ev = &store.Event{Action: ev.Action, EtcdIndex: ev.EtcdIndex}
 		}
 	}
-	_ = json.NewEncoder(w).Encode(ev)
+	bp := eventBufs.Get().(*[]byte)
+	b := append(ev.AppendJSON((*bp)[:0]), '\n')
+	_, _ = w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		eventBufs.Put(bp)
+	}
 }
+
+// eventBufs recycles the buffers answers are rendered into; huge ones are left to the GC.
+var eventBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
