@@ -17,17 +17,23 @@ import (
 // terminated before the byte is read.
 const raftMarker byte = 0xCA
 
+// relayMarker is the first byte of a write-relay connection (followers
+// relaying clients' writes to the leader, internal/relay). Like raftMarker it
+// cannot begin an HTTP request.
+const relayMarker byte = 0xCB
+
 // classifyTimeout bounds how long an accepted connection may stay silent
 // before its first byte (and, with TLS, its handshake): a stalled or hostile
 // peer must not pin a goroutine forever.
 const classifyTimeout = 10 * time.Second
 
-// peerMux splits one listener (the peer port) into a raft stream and an HTTP
-// listener by the first byte of each connection.
+// peerMux splits one listener (the peer port) into a raft stream, a relay
+// stream and an HTTP listener by the first byte of each connection.
 type peerMux struct {
-	ln   net.Listener
-	raft *muxView
-	http *muxView
+	ln    net.Listener
+	raft  *muxView
+	relay *muxView
+	http  *muxView
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -40,6 +46,7 @@ func newPeerMux(ln net.Listener, tlsCfg *tls.Config) *peerMux {
 	}
 	m := &peerMux{ln: ln, closed: make(chan struct{})}
 	m.raft = newMuxView(m, ln.Addr())
+	m.relay = newMuxView(m, ln.Addr())
 	m.http = newMuxView(m, ln.Addr())
 	m.wg.Add(1)
 	go m.acceptLoop()
@@ -87,8 +94,12 @@ func (m *peerMux) classify(c net.Conn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	if b[0] == raftMarker {
+	switch b[0] {
+	case raftMarker:
 		m.raft.deliver(c)
+		return
+	case relayMarker:
+		m.relay.deliver(c)
 		return
 	}
 	m.http.deliver(&prefixConn{Conn: c, first: b[0], pending: true})
@@ -178,24 +189,32 @@ var _ raft.StreamLayer = (*streamLayer)(nil)
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	deadline := time.Now().Add(timeout)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	raw, err := s.dial(ctx, "tcp", string(address))
+	return dialMarked(ctx, s.dial, s.tls, string(address), raftMarker)
+}
+
+// dialMarked opens a peer-port connection of the kind marker names: TLS
+// first when configured, then the marker byte.
+func dialMarked(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error),
+	tlsCfg *tls.Config, address string, marker byte) (net.Conn, error) {
+	raw, err := dial(ctx, "tcp", address)
 	if err != nil {
 		return nil, err
 	}
 	c := raw
-	if s.tls != nil {
-		cfg := s.tls.Clone()
+	if tlsCfg != nil {
+		cfg := tlsCfg.Clone()
 		if cfg.ServerName == "" {
-			host, _, _ := net.SplitHostPort(string(address))
+			host, _, _ := net.SplitHostPort(address)
 			cfg.ServerName = host
 		}
 		c = tls.Client(raw, cfg)
 	}
-	_ = c.SetWriteDeadline(deadline)
-	if _, err := c.Write([]byte{raftMarker}); err != nil {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetWriteDeadline(dl)
+	}
+	if _, err := c.Write([]byte{marker}); err != nil {
 		_ = c.Close()
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -65,6 +66,63 @@ func TestPeerPortCarriesRaftAndHTTP(t *testing.T) {
 	}
 }
 
+// relayEcho accepts one relay connection on n and echoes what it reads, proving the mux took
+// the marker off and handed the rest through untouched.
+func relayEcho(t *testing.T, n *tnode) {
+	t.Helper()
+	ln := n.n.RelayListener()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(c, c)
+	}()
+}
+
+func checkRelayEcho(t *testing.T, from, to *tnode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := from.n.DialRelay(ctx, to.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := []byte{relayMarker, 'G', 'E', 'T', raftMarker}
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
+		t.Fatalf("relay echo: %q, %v", got, err)
+	}
+}
+
+func TestPeerPortCarriesRelay(t *testing.T) {
+	c := newCluster(t, []string{"a", "b", "c"}, nil)
+	l := c.leader()
+	servePeerHTTP(t, l)
+	relayEcho(t, l)
+	var other *tnode
+	for _, n := range c.nodes {
+		if n != l {
+			other = n
+		}
+	}
+	checkRelayEcho(t, other, l)
+	// HTTP and raft are unaffected.
+	if got := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+l.addr+"/x"); got != "peer:"+l.id {
+		t.Fatalf("peer HTTP answered %q", got)
+	}
+	idx := put(t, l, "/k", "v")
+	for _, n := range c.nodes {
+		waitFor(t, 5*time.Second, "replication", func() bool { return n.f.AppliedIndex() >= idx })
+	}
+}
+
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -109,6 +167,14 @@ func TestPeerTLS(t *testing.T) {
 	idx := put(t, l, "/k", "over tls")
 	for _, n := range c.nodes {
 		waitFor(t, 5*time.Second, "replication over TLS", func() bool { return n.f.AppliedIndex() >= idx })
+	}
+
+	relayEcho(t, l)
+	for _, n := range c.nodes {
+		if n != l {
+			checkRelayEcho(t, n, l) // relay connections are TLS too
+			break
+		}
 	}
 
 	servePeerHTTP(t, l)

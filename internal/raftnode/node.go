@@ -1,8 +1,9 @@
 // Package raftnode runs hashicorp/raft for one Cairn node: durable log and
 // stable store (bbolt, fsync on every commit), file snapshots, a TCP (or
-// TLS) transport sharing the peer port with peer HTTP, bootstrap and
-// restart, writes with group commit, batched read-index reads, membership
-// changes, leadership transfer and the leader's per-follower statistics.
+// TLS) transport sharing the peer port with peer HTTP and the write relay,
+// bootstrap and restart, writes with group commit, batched read-index
+// reads, membership changes, leadership transfer and the leader's
+// per-follower statistics.
 //
 // It is glue only: it must never make a consensus decision of its own
 // (election, commitment, membership safety are raft's), and it never
@@ -283,6 +284,18 @@ func applyDefaults(c *Config) {
 // http.Server run by the caller. With Config.TLS the TLS layer is already
 // removed (client certificates were checked by that config).
 func (n *Node) PeerHTTPListener() net.Listener { return n.mux.http }
+
+// RelayListener yields the peer port's write-relay connections (marker byte
+// already consumed, TLS removed as for PeerHTTPListener).
+func (n *Node) RelayListener() net.Listener { return n.mux.relay }
+
+// DialRelay opens a write-relay connection to the member whose peer port is
+// at addr (host:port), through Config.Dial and Config.TLS like raft's own
+// connections. The deadline of ctx bounds the dial and the TLS handshake's
+// first write.
+func (n *Node) DialRelay(ctx context.Context, addr string) (net.Conn, error) {
+	return dialMarked(ctx, n.cfg.Dial, n.cfg.TLS, addr, relayMarker)
+}
 
 // Apply proposes cmd and waits until it is committed and applied, returning
 // the FSM's response and the entry's index. Only the leader proposes.
