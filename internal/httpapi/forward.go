@@ -8,20 +8,24 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/cairn-io/cairn/internal/relay"
 )
 
-// forwarder relays leader-only requests from a follower to the leader's peer port, in one hop,
-// over a pool of keep-alive connections.
+// forwarder relays leader-only requests from a follower to the leader's peer port, in one hop:
+// keys writes over the binary relay (relay.go) when there is one, everything else as HTTP
+// requests over a pool of keep-alive connections.
 type forwarder struct {
 	b      Backend
 	client *http.Client
+	relay  *relay.Client
 }
 
 // retryPause spaces out retries while leadership moves; it bounds the retry rate, the request's
 // own deadline bounds the total.
 const retryPause = 20 * time.Millisecond
 
-func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error)) *forwarder {
+func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error), rc *relay.Client) *forwarder {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	}
@@ -31,7 +35,7 @@ func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, s
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &forwarder{b: b, client: &http.Client{Transport: tr}}
+	return &forwarder{b: b, client: &http.Client{Transport: tr}, relay: rc}
 }
 
 // forward relays r to the leader and copies the answer back. It retries only when the request

@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/raftnode"
+	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
 	"github.com/hashicorp/raft"
@@ -39,6 +40,8 @@ type Node struct {
 	clientLns  []net.Listener
 	clientSrvs []*fastpath.Server
 	peerSrv    *http.Server
+	relay      *relay.Client // this node's writes to the leader
+	relaySrv   *relay.Server // the other members' writes, when this node leads
 	// cancelWatches ends held watch requests so the client servers can drain.
 	cancelWatches context.CancelFunc
 
@@ -157,8 +160,9 @@ func Start(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	closers = append(closers, n.stopQuorum)
+	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log})
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial}
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, Relay: n.relay}
 	var client http.Handler = httpapi.New(n.server, hcfg)
 	if cfg.EnablePprof {
 		client = withPprof(client)
@@ -182,6 +186,8 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	n.peerSrv = &http.Server{Handler: peer, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	go serve(log, n.peerSrv, n.raft.PeerHTTPListener())
+	n.relaySrv = peer.RelayServer()
+	go n.relaySrv.Serve(n.raft.RelayListener())
 	log.Info("cairn node started", "member", server.MemberIDString(n.id.MemberID),
 		"cluster", server.MemberIDString(n.id.ClusterID), "client", strings.Join(n.ClientURLs(), ","),
 		"peer", advertise, "data-dir", cfg.DataDir)
@@ -260,6 +266,8 @@ func (n *Node) Stop() error {
 		n.server.Stop()
 		n.stopErr = n.raft.Shutdown()
 		n.peerSrv.Close()
+		n.relaySrv.Close()
+		n.relay.Close()
 		n.log.Info("cairn node stopped")
 	})
 	return n.stopErr
@@ -325,6 +333,8 @@ func (n *Node) Kill() {
 			srv.Close()
 		}
 		n.peerSrv.Close()
+		n.relaySrv.Close()
+		n.relay.Close()
 		n.server.Stop()
 		n.stopErr = n.raft.Kill()
 	})

@@ -1,0 +1,293 @@
+// Package relay carries clients' writes from a follower to the leader over a few persistent
+// peer-port connections: the handshake that keeps clusters apart, length-prefixed frames,
+// many requests multiplexed by id on one connection with their frames coalesced into shared
+// writes, and the leader's serving loop.
+//
+// It owns transport only. It never interprets a request or an answer (the caller builds the
+// request on the follower and renders the answer on the leader), it never retries, and it
+// never sends a request twice: Client.Do says, through ErrNotSent, whether a failed request
+// provably never left this node, which is the only case in which the caller may send it again.
+package relay
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Wire format, all integers big-endian.
+//
+// Handshake, once per connection, before any frame:
+//
+//	follower -> leader: "CRL" version(1) clusterID(8)
+//	leader -> follower: "CRL" version(1) status(1) clusterID(8) maxRequest(4)
+//
+// The leader closes the connection after a status other than statusOK.
+//
+// Then frames in both directions: length(4), then that many bytes of payload.
+//
+//	request: id(8) flags(1) timeoutMillis(4) body
+//	reply:   id(8) kind(1) status(2) fieldCount(1) {nameLen(uvarint) name valueLen(uvarint) value}* body
+const (
+	version = 1
+
+	clientHelloLen = 3 + 1 + 8
+	serverHelloLen = 3 + 1 + 1 + 8 + 4
+
+	statusOK              = 0
+	statusClusterMismatch = 1
+	statusVersion         = 2
+
+	kindAnswer    = 0
+	kindNotLeader = 1
+
+	frameHeaderLen  = 4
+	requestFixedLen = 8 + 1 + 4
+	replyFixedLen   = 8 + 1 + 2 + 1
+	maxFields       = 255
+)
+
+var magic = [3]byte{'C', 'R', 'L'}
+
+// Request is one relayed write. Flags and Body belong to the caller; the relay only carries them.
+type Request struct {
+	Flags uint8
+	// Timeout is how long the follower still waits for the answer (0: no bound from the
+	// follower); the leader gives up on the request after it.
+	Timeout time.Duration
+	Body    []byte
+}
+
+// Field is one header of an answer.
+type Field struct {
+	Name, Value string
+}
+
+// Reply is the leader's answer. NotLeader means the node reached was not the leader and did
+// nothing with the request; the other fields are then empty.
+type Reply struct {
+	NotLeader bool
+	Status    int
+	Fields    []Field
+	Body      []byte
+}
+
+var (
+	// ErrNotSent wraps every failure that happened before any byte of the request could have
+	// left this node (a failed dial or handshake, a connection lost while the request still
+	// waited its turn): the leader cannot have seen it, so sending it again is safe.
+	ErrNotSent = errors.New("relay: request not sent")
+	// ErrClusterMismatch: the member reached belongs to another cluster. Nothing was sent.
+	ErrClusterMismatch = errors.New("relay: the member reached belongs to another cluster")
+	// ErrUnsupported: the member reached does not speak this relay protocol (another version, or
+	// a build without it). Nothing was sent.
+	ErrUnsupported = errors.New("relay: the member reached does not speak this relay protocol")
+	// ErrTooLarge: the request is over the leader's frame limit. Nothing was sent.
+	ErrTooLarge = errors.New("relay: request over the leader's frame limit")
+	// ErrClosed: the client or server was closed.
+	ErrClosed = errors.New("relay: closed")
+	// errMalformed is a frame that does not decode: the connection carrying it is dropped.
+	errMalformed = errors.New("relay: malformed frame")
+)
+
+func appendClientHello(b []byte, clusterID uint64) []byte {
+	b = append(b, magic[:]...)
+	b = append(b, version)
+	return binary.BigEndian.AppendUint64(b, clusterID)
+}
+
+func parseClientHello(b []byte) (ver byte, clusterID uint64, err error) {
+	if len(b) != clientHelloLen || [3]byte(b[:3]) != magic {
+		return 0, 0, fmt.Errorf("%w: bad hello", errMalformed)
+	}
+	return b[3], binary.BigEndian.Uint64(b[4:]), nil
+}
+
+func appendServerHello(b []byte, status byte, clusterID uint64, maxRequest uint32) []byte {
+	b = append(b, magic[:]...)
+	b = append(b, version, status)
+	b = binary.BigEndian.AppendUint64(b, clusterID)
+	return binary.BigEndian.AppendUint32(b, maxRequest)
+}
+
+type serverHello struct {
+	version    byte
+	status     byte
+	clusterID  uint64
+	maxRequest uint32
+}
+
+func parseServerHello(b []byte) (serverHello, error) {
+	if len(b) != serverHelloLen || [3]byte(b[:3]) != magic {
+		return serverHello{}, ErrUnsupported
+	}
+	return serverHello{version: b[3], status: b[4], clusterID: binary.BigEndian.Uint64(b[5:]),
+		maxRequest: binary.BigEndian.Uint32(b[13:])}, nil
+}
+
+// encodeRequest returns the whole frame, length prefix included, with id left zero: the
+// connection that sends it fills the id in (putID).
+func encodeRequest(req *Request) []byte {
+	n := requestFixedLen + len(req.Body)
+	b := make([]byte, frameHeaderLen+n)
+	binary.BigEndian.PutUint32(b, uint32(n))
+	b[frameHeaderLen+8] = req.Flags
+	ms := req.Timeout.Milliseconds()
+	switch {
+	case req.Timeout <= 0:
+		ms = 0
+	case ms == 0:
+		ms = 1 // under a millisecond left is not "unbounded"
+	case ms > 1<<32-1:
+		ms = 1<<32 - 1
+	}
+	binary.BigEndian.PutUint32(b[frameHeaderLen+9:], uint32(ms))
+	copy(b[frameHeaderLen+requestFixedLen:], req.Body)
+	return b
+}
+
+func putID(frame []byte, id uint64) { binary.BigEndian.PutUint64(frame[frameHeaderLen:], id) }
+
+// requestPayloadLen is what a request of body length n occupies after the length prefix.
+func requestPayloadLen(n int) int { return requestFixedLen + n }
+
+func decodeRequest(p []byte) (id uint64, req *Request, err error) {
+	if len(p) < requestFixedLen {
+		return 0, nil, fmt.Errorf("%w: request of %d bytes", errMalformed, len(p))
+	}
+	id = binary.BigEndian.Uint64(p)
+	req = &Request{Flags: p[8], Timeout: time.Duration(binary.BigEndian.Uint32(p[9:])) * time.Millisecond,
+		Body: p[requestFixedLen:]}
+	return id, req, nil
+}
+
+// encodeReply returns the whole frame, length prefix included.
+func encodeReply(id uint64, r *Reply) ([]byte, error) {
+	if len(r.Fields) > maxFields {
+		return nil, fmt.Errorf("relay: %d header fields, at most %d", len(r.Fields), maxFields)
+	}
+	if r.Status < 0 || r.Status > 0xffff {
+		return nil, fmt.Errorf("relay: status %d", r.Status)
+	}
+	n := replyFixedLen + len(r.Body)
+	for _, f := range r.Fields {
+		n += 2*binary.MaxVarintLen32 + len(f.Name) + len(f.Value)
+	}
+	b := make([]byte, frameHeaderLen, frameHeaderLen+n)
+	b = binary.BigEndian.AppendUint64(b, id)
+	kind := byte(kindAnswer)
+	if r.NotLeader {
+		kind = kindNotLeader
+	}
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint16(b, uint16(r.Status))
+	b = append(b, byte(len(r.Fields)))
+	for _, f := range r.Fields {
+		b = binary.AppendUvarint(b, uint64(len(f.Name)))
+		b = append(b, f.Name...)
+		b = binary.AppendUvarint(b, uint64(len(f.Value)))
+		b = append(b, f.Value...)
+	}
+	b = append(b, r.Body...)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-frameHeaderLen))
+	return b, nil
+}
+
+func decodeReply(p []byte) (id uint64, r *Reply, err error) {
+	if len(p) < replyFixedLen {
+		return 0, nil, fmt.Errorf("%w: reply of %d bytes", errMalformed, len(p))
+	}
+	id = binary.BigEndian.Uint64(p)
+	r = &Reply{Status: int(binary.BigEndian.Uint16(p[9:]))}
+	switch p[8] {
+	case kindAnswer:
+	case kindNotLeader:
+		r.NotLeader = true
+	default:
+		return 0, nil, fmt.Errorf("%w: reply kind %d", errMalformed, p[8])
+	}
+	count := int(p[11])
+	rest := p[replyFixedLen:]
+	str := func() (string, bool) {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
+			return "", false
+		}
+		s := string(rest[k : k+int(l)])
+		rest = rest[k+int(l):]
+		return s, true
+	}
+	if count > 0 {
+		r.Fields = make([]Field, count)
+	}
+	for i := range r.Fields {
+		name, ok1 := str()
+		value, ok2 := str()
+		if !ok1 || !ok2 {
+			return 0, nil, fmt.Errorf("%w: truncated header field", errMalformed)
+		}
+		r.Fields[i] = Field{Name: name, Value: value}
+	}
+	r.Body = rest
+	return id, r, nil
+}
+
+// readFrame reads one frame's payload, refusing one over limit bytes before allocating it.
+func readFrame(br *bufio.Reader, limit int) ([]byte, error) {
+	var h [frameHeaderLen]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(h[:])
+	if uint64(n) > uint64(limit) {
+		return nil, fmt.Errorf("%w: frame of %d bytes, over the limit of %d", errMalformed, n, limit)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(br, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// writeLoop writes the frames take hands it until take reports the connection closed or a
+// write fails. It flushes only once take has nothing more, so frames queued while a write was
+// under way go out together in one syscall.
+func writeLoop(bw *bufio.Writer, wake <-chan struct{}, take func([][]byte) ([][]byte, bool)) error {
+	var batch [][]byte
+	for range wake {
+		for {
+			var open bool
+			batch, open = take(batch[:0])
+			if !open {
+				return ErrClosed
+			}
+			if len(batch) == 0 {
+				break
+			}
+			for i, f := range batch {
+				if _, err := bw.Write(f); err != nil {
+					return err
+				}
+				batch[i] = nil
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
+	return ErrClosed
+}
+
+// signal wakes a writer without blocking; one pending wake-up covers any number of frames.
+func signal(wake chan struct{}) {
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+}
