@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -35,7 +34,6 @@ type Server struct {
 	IdleTimeout, ReadTimeout time.Duration
 	// WriteTimeout bounds writing one answer (default 10 s).
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
 
 	handed   *handoffListener
 	once     sync.Once
@@ -69,9 +67,6 @@ func (s *Server) init(addr net.Addr) {
 		}
 		if s.BaseContext == nil {
 			s.BaseContext = context.Background()
-		}
-		if s.Logger == nil {
-			s.Logger = slog.Default()
 		}
 		s.conns = make(map[*conn]struct{})
 		s.handed = newHandoffListener(addr)

@@ -179,8 +179,7 @@ func Start(cfg Config) (n *Node, err error) {
 		// Plain keys requests are answered on the connection's goroutine; everything else,
 		// watches included, is handed to srv with the bytes already read.
 		fast := &fastpath.Server{Handler: client, Fast: httpapi.FastRequest, Fallback: srv,
-			BaseContext: watchCtx, MaxBodyBytes: cfg.Limits.MaxRequestBytes, IdleTimeout: 2 * time.Minute,
-			Logger: log}
+			BaseContext: watchCtx, MaxBodyBytes: cfg.Limits.MaxRequestBytes, IdleTimeout: 2 * time.Minute}
 		n.clientSrvs = append(n.clientSrvs, fast)
 		go serve(log, fast, ln)
 	}
