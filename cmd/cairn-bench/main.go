@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +35,8 @@ type options struct {
 	serialQ   string
 	keyOrder  string
 	mixedRead string
+	http      string
+	procs     int
 	json      bool
 	progress  bool
 }
@@ -56,6 +59,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.cfg.Label, "label", "", "label carried into the result (used by 'report')")
 	f.IntVar(&o.cfg.Clients, "clients", o.cfg.Clients, "concurrent clients (one request in flight each)")
 	f.IntVar(&o.cfg.Conns, "conns", 0, "HTTP connections in the shared pool (0 = one per client)")
+	f.IntVar(&o.procs, "procs", 1, "processors the generator's Go code may use at once (GOMAXPROCS); 0 = Go's default")
+	f.StringVar(&o.http, "http", string(o.cfg.HTTP), "request path: raw (the bench's own lean HTTP/1.1 client) or stdlib (net/http); https endpoints and watch streams always use net/http")
 	f.DurationVar(&o.cfg.Duration, "duration", o.cfg.Duration, "measured duration (ignored when --total is set)")
 	f.Int64Var(&o.cfg.Total, "total", 0, "stop after this many operations instead of --duration")
 	f.DurationVar(&o.cfg.Warmup, "warmup", 0, "run this long before measuring")
@@ -119,8 +124,15 @@ func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {
 	o.cfg.Flavour = fl
 	o.cfg.Endpoints = strings.Split(o.endpoints, ",")
 	o.cfg.KeyOrder = bench.KeyOrder(o.keyOrder)
+	o.cfg.HTTP = bench.HTTPImpl(o.http)
 	if o.mixedRead != "" {
 		o.cfg.MixedRead = bench.Workload(o.mixedRead)
+	}
+	// One processor by default: with more, the runtime keeps waking idle
+	// threads to share out the goroutines that replies make ready, which
+	// costs the generator CPU the servers need (docs/performance.md).
+	if o.procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -49,6 +49,40 @@ func TestJSONResultCountsTransportErrors(t *testing.T) {
 	}
 }
 
+func TestHTTPFlag(t *testing.T) {
+	_, _, err := execute(t, "put", "--http", "curl", "--total", "1", "--progress=false")
+	if err == nil || !strings.Contains(err.Error(), "http must be raw or stdlib") {
+		t.Fatalf("err = %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, impl := range []string{"", "raw", "stdlib"} {
+		args := []string{"put", "--endpoints", "http://" + addr, "--total", "2", "--clients", "1", "--json", "--progress=false"}
+		if impl != "" {
+			args = append(args, "--http", impl)
+		}
+		out, _, err := execute(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res bench.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("output is not one JSON result: %v\n%s", err, out)
+		}
+		want := bench.HTTPImpl(impl)
+		if impl == "" {
+			want = bench.RawHTTP // the default
+		}
+		if res.HTTP != want || res.Errors["transport-refused"] != 2 {
+			t.Fatalf("--http %q: result %+v", impl, res)
+		}
+	}
+}
+
 func TestReportCommand(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "r.jsonl")
 	lines := `{"label":"etcd","workload":"get","clients":8,"ops_per_s":1000}

@@ -54,7 +54,8 @@ type Config struct {
 	Label     string // free text carried into the result (e.g. "etcd", "cairn")
 
 	Clients   int
-	Conns     int // HTTP connections in the shared pool, across all endpoints
+	Conns     int      // HTTP connections in the shared pool, across all endpoints
+	HTTP      HTTPImpl // request path: RawHTTP or StdlibHTTP (watchers always use net/http)
 	Duration  time.Duration
 	Total     int64 // if > 0, stop after this many measured operations instead of Duration
 	Warmup    time.Duration
@@ -81,6 +82,7 @@ func DefaultConfig() Config {
 		Endpoints: []string{"http://127.0.0.1:2379"},
 		Flavour:   Flavours["etcd"],
 		Clients:   16,
+		HTTP:      RawHTTP,
 		Duration:  10 * time.Second,
 		KeyCount:  10000,
 		KeySize:   16,
@@ -121,6 +123,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.Conns <= 0 {
 		c.Conns = c.Clients
+	}
+	if c.HTTP != RawHTTP && c.HTTP != StdlibHTTP {
+		return fmt.Errorf("http must be raw or stdlib, not %q", c.HTTP)
 	}
 	if c.Duration <= 0 && c.Total <= 0 {
 		return errors.New("need a positive duration or total")

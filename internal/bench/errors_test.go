@@ -43,9 +43,9 @@ func TestScanUint(t *testing.T) {
 
 // transportErr performs one request through the bench's own Conn and returns
 // the transport error.
-func transportErr(t *testing.T, addr string, timeout time.Duration) error {
+func transportErr(t *testing.T, impl HTTPImpl, addr string, timeout time.Duration) error {
 	t.Helper()
-	cl, err := NewClient([]string{"http://" + addr}, 1, timeout)
+	cl, err := NewClient([]string{"http://" + addr}, 1, timeout, impl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +64,8 @@ func TestClassifyTransportErrors(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	if got := Classify(0, nil, transportErr(t, closed, time.Second)); got != "transport-refused" {
-		t.Errorf("closed port: %q", got)
-	}
 
-	// A peer that accepts and says nothing: the response header timeout fires.
+	// A peer that accepts and says nothing: the response timeout fires.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,9 +84,6 @@ func TestClassifyTransportErrors(t *testing.T) {
 			held = append(held, c)
 		}
 	}()
-	if got := Classify(0, nil, transportErr(t, silent.Addr().String(), 50*time.Millisecond)); got != "transport-timeout" {
-		t.Errorf("silent peer: %q", got)
-	}
 
 	// A peer that reads the request and hangs up without replying.
 	hangup, err := net.Listen("tcp", "127.0.0.1:0")
@@ -108,7 +102,18 @@ func TestClassifyTransportErrors(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if got := Classify(0, nil, transportErr(t, hangup.Addr().String(), time.Second)); got != "transport-eof" {
-		t.Errorf("hang-up: %q", got)
+
+	for _, impl := range []HTTPImpl{RawHTTP, StdlibHTTP} {
+		t.Run(string(impl), func(t *testing.T) {
+			if got := Classify(0, nil, transportErr(t, impl, closed, time.Second)); got != "transport-refused" {
+				t.Errorf("closed port: %q", got)
+			}
+			if got := Classify(0, nil, transportErr(t, impl, silent.Addr().String(), 50*time.Millisecond)); got != "transport-timeout" {
+				t.Errorf("silent peer: %q", got)
+			}
+			if got := Classify(0, nil, transportErr(t, impl, hangup.Addr().String(), time.Second)); got != "transport-eof" {
+				t.Errorf("hang-up: %q", got)
+			}
+		})
 	}
 }

@@ -171,25 +171,30 @@ func TestWorkloadsAgainstRealEtcd(t *testing.T) {
 }
 
 // BenchmarkConnGet shows the generator's own cost per request (allocations and
-// CPU) against a real etcd: go test -run x -bench ConnGet ./internal/bench
+// CPU) against a real etcd, for both request paths (allocs/op is the client's
+// alone: etcd is another process): go test -run x -bench ConnGet ./internal/bench
 func BenchmarkConnGet(b *testing.B) {
 	ep := startEtcd(b)
-	cl, err := NewClient([]string{ep}, 1, time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	c := cl.NewConn(context.Background(), 0)
-	form := append([]byte("value="), Value(newRand(1), 256)...)
-	if _, err := c.Do(http.MethodPut, "/b/k", "", form); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		resp, err := c.Do(http.MethodGet, "/b/k", "", nil)
-		if err != nil || resp.Status != http.StatusOK {
-			b.Fatalf("status %d err %v", resp.Status, err)
-		}
+	for _, impl := range []HTTPImpl{RawHTTP, StdlibHTTP} {
+		b.Run(string(impl), func(b *testing.B) {
+			cl, err := NewClient([]string{ep}, 1, time.Second, impl)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			c := cl.NewConn(context.Background(), 0)
+			form := append([]byte("value="), Value(newRand(1), 256)...)
+			if _, err := c.Do(http.MethodPut, "/b/k", "", form); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				resp, err := c.Do(http.MethodGet, "/b/k", "", nil)
+				if err != nil || resp.Status != http.StatusOK {
+					b.Fatalf("status %d err %v", resp.Status, err)
+				}
+			}
+		})
 	}
 }

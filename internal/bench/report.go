@@ -17,6 +17,9 @@ func WriteTable(w io.Writer, r *Result) error {
 	fmt.Fprintf(tw, "workload\t%s\n", describe(r))
 	fmt.Fprintf(tw, "target\t%s %s\n", r.Target, strings.Join(r.Endpoints, ","))
 	fmt.Fprintf(tw, "clients/conns\t%d/%d\n", r.Clients, r.Conns)
+	if r.HTTP != "" {
+		fmt.Fprintf(tw, "http client\t%s, %d procs\n", r.HTTP, r.Procs)
+	}
 	fmt.Fprintf(tw, "keys\t%d of %d bytes, values %d bytes\n", r.KeyCount, r.KeySize, r.ValueSize)
 	fmt.Fprintf(tw, "elapsed\t%.2fs\n", r.Elapsed)
 	unit := "ops"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ type Result struct {
 	Endpoints []string       `json:"endpoints"`
 	Clients   int            `json:"clients"`
 	Conns     int            `json:"conns"`
+	HTTP      HTTPImpl       `json:"http,omitempty"` // the generator's request path
 	Watchers  int            `json:"watchers,omitempty"`
 	KeyCount  int            `json:"key_count"`
 	KeySize   int            `json:"key_size"`
@@ -33,6 +35,7 @@ type Result struct {
 	OpsPerSec float64        `json:"ops_per_s"`
 	Writes    int64          `json:"writes,omitempty"` // watch: the writer's puts
 	ClientCPU float64        `json:"client_cpu_cores"` // cores the generator used during the run
+	Procs     int            `json:"procs,omitempty"`  // the generator's GOMAXPROCS
 	Errors    ErrorCounts    `json:"errors"`
 	ErrTotal  int64          `json:"errors_total"`
 	Latency   LatencySummary `json:"latency"`
@@ -66,7 +69,7 @@ func Run(ctx context.Context, cfg Config, progress ProgressFunc) (*Result, error
 	if err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
-	cl, err := NewClient(cfg.Endpoints, cfg.Conns, cfg.Timeout)
+	cl, err := NewClient(cfg.Endpoints, cfg.Conns, cfg.Timeout, cfg.HTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +78,8 @@ func Run(ctx context.Context, cfg Config, progress ProgressFunc) (*Result, error
 	res := &Result{
 		Label: cfg.Label, Workload: cfg.Workload, Target: cfg.Flavour.Name, Endpoints: cfg.Endpoints,
 		Clients: cfg.Clients, Conns: cfg.Conns, KeyCount: cfg.KeyCount, KeySize: cfg.KeySize,
-		ValueSize: cfg.ValueSize, Rate: cfg.Rate, Errors: ErrorCounts{},
+		ValueSize: cfg.ValueSize, Rate: cfg.Rate, Errors: ErrorCounts{}, HTTP: cl.Impl(),
+		Procs: runtime.GOMAXPROCS(0),
 	}
 	if cfg.Workload == Mixed {
 		res.ReadRatio = cfg.ReadRatio
@@ -109,6 +113,7 @@ func Preload(ctx context.Context, cl *Client, keys *KeySpace, clients, valueSize
 		go func() {
 			defer wg.Done()
 			c := cl.NewConn(ctx, i)
+			defer c.Close()
 			form := append([]byte("value="), Value(rand.New(rand.NewPCG(uint64(i), 7)), valueSize)...)
 			for {
 				k := int(next.Add(1) - 1)
@@ -284,7 +289,7 @@ func startProgress(measureStart time.Time, progress ProgressFunc, totals func() 
 // ended reports whether err is the run's own end (deadline or cancel) rather
 // than a failure of the server: such an operation is neither an op nor an error.
 func ended(w *worker, err error) bool {
-	return err != nil && w.conn.req.Context().Err() != nil
+	return err != nil && w.conn.ctx.Err() != nil
 }
 
 func put(w *worker, key string) (string, bool) {

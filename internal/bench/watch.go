@@ -188,7 +188,14 @@ func drain(ctx context.Context, watchers []*watcher, index uint64) {
 // n watchers between them, so the writer does not start before the watchers
 // listen. A server without those stats costs a bounded wait, not a failure.
 func waitWatchers(ctx context.Context, cl *Client, n int) {
-	hc := &http.Client{Transport: cl.tr, Timeout: time.Second}
+	tr := cl.tr
+	if tr == nil {
+		// The raw client has no Transport; a throwaway one keeps these few
+		// polls off the workers' connections.
+		tr = newTransport(1, time.Second)
+		defer tr.CloseIdleConnections()
+	}
+	hc := &http.Client{Transport: tr, Timeout: time.Second}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		total := 0
