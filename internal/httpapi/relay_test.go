@@ -238,6 +238,34 @@ func TestRelayRetriesOnlyWhenNothingWasProposed(t *testing.T) {
 	}
 }
 
+// TestRelayFallsBackToHTTPForAnEarlierLeader: a leader of an earlier build has no relay and
+// takes the connection for HTTP; the follower relays over HTTP instead, once.
+func TestRelayFallsBackToHTTPForAnEarlierLeader(t *testing.T) {
+	cfg := Config{RequestTimeout: 2 * time.Second}
+	leader := newFake("leader")
+	peerHTTP := httptest.NewServer(NewPeer(leader, cfg))
+	defer peerHTTP.Close()
+	leader.script(func(context.Context, *fsm.Command) (*store.Event, error) {
+		return &store.Event{Action: store.Set, EtcdIndex: 2, Node: &store.NodeExtern{Key: "/k", Value: strp("v"), ModifiedIndex: 2, CreatedIndex: 2}}, nil
+	})
+	rc := relay.NewClient(relay.ClientConfig{ClusterID: leader.ClusterID(), Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr) // the peer port, as an old mux would hand it to HTTP
+	}})
+	defer rc.Close()
+	f := newFake("follower")
+	f.leader = peerHTTP.URL
+	fcfg := cfg
+	fcfg.Relay = rc
+	fsrv := httptest.NewServer(New(f, fcfg))
+	defer fsrv.Close()
+	if a := send(t, fsrv.URL, "PUT", "/k", "", "value=v"); a.status != http.StatusCreated || a.header.Get("X-Raft-Term") != "3" {
+		t.Fatalf("write through a follower of a newer build: %d %v %s", a.status, a.header, a.body)
+	}
+	if n := len(leader.proposed()); n != 1 {
+		t.Fatalf("leader proposed %d times, want 1", n)
+	}
+}
+
 func TestRelayRefusesNonKeysCommands(t *testing.T) {
 	leader := newFake("leader")
 	leader.script(func(context.Context, *fsm.Command) (*store.Event, error) {

@@ -22,10 +22,13 @@ import (
 //
 // Handshake, once per connection, before any frame:
 //
-//	follower -> leader: "CRL" version(1) clusterID(8)
+//	follower -> leader: "CRL" version(1) clusterID(8) '\n'
 //	leader -> follower: "CRL" version(1) status(1) clusterID(8) maxRequest(4)
 //
-// The leader closes the connection after a status other than statusOK.
+// The leader closes the connection after a status other than statusOK. The newline makes a
+// member of an earlier build, which takes the connection for HTTP, answer "400 Bad Request"
+// at once instead of waiting for the rest of a request line: the follower then knows it must
+// relay over HTTP.
 //
 // Then frames in both directions: length(4), then that many bytes of payload.
 //
@@ -34,7 +37,7 @@ import (
 const (
 	version = 1
 
-	clientHelloLen = 3 + 1 + 8
+	clientHelloLen = 3 + 1 + 8 + 1
 	serverHelloLen = 3 + 1 + 1 + 8 + 4
 
 	statusOK              = 0
@@ -96,11 +99,12 @@ var (
 func appendClientHello(b []byte, clusterID uint64) []byte {
 	b = append(b, magic[:]...)
 	b = append(b, version)
-	return binary.BigEndian.AppendUint64(b, clusterID)
+	b = binary.BigEndian.AppendUint64(b, clusterID)
+	return append(b, '\n')
 }
 
 func parseClientHello(b []byte) (ver byte, clusterID uint64, err error) {
-	if len(b) != clientHelloLen || [3]byte(b[:3]) != magic {
+	if len(b) != clientHelloLen || [3]byte(b[:3]) != magic || b[clientHelloLen-1] != '\n' {
 		return 0, 0, fmt.Errorf("%w: bad hello", errMalformed)
 	}
 	return b[3], binary.BigEndian.Uint64(b[4:]), nil

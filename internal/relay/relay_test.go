@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -343,6 +344,27 @@ func TestServerDropsBadFrames(t *testing.T) {
 	c := newTestClient(t, 1)
 	if r, err := c.Do(context.Background(), ts.addr, &Request{Body: []byte("ok")}); err != nil || string(r.Body) != "ok" {
 		t.Fatalf("good request after bad ones: %v %+v", err, r)
+	}
+}
+
+// TestHTTPServerIsUnsupported: a member of an earlier build takes the relay connection for
+// HTTP. The follower must learn at once that it speaks no relay, not after a timeout.
+func TestHTTPServerIsUnsupported(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c := NewClient(ClientConfig{ClusterID: 1, DialTimeout: time.Minute, Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Do(ctx, ln.Addr().String(), &Request{Body: []byte("x")}); !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNotSent) {
+		t.Fatalf("relay to an HTTP server: %v", err)
 	}
 }
 
