@@ -3,6 +3,7 @@ package relay
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -64,11 +65,10 @@ func NewClient(cfg ClientConfig) *Client {
 // the request may have been written (a lost connection, ctx ending) leaves its outcome unknown:
 // the leader may or may not have applied it, and it must not be sent again.
 func (c *Client) Do(ctx context.Context, addr string, req *Request) (*Reply, error) {
-	s, err := c.slot(addr)
-	if err != nil {
-		return nil, err
+	if req.Flags&flagReadIndex != 0 {
+		return nil, fmt.Errorf("relay: request flags %#x: bit 7 is the relay's own", req.Flags)
 	}
-	conn, err := s.get(ctx, c)
+	conn, err := c.conn(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +76,45 @@ func (c *Client) Do(ctx context.Context, addr string, req *Request) (*Reply, err
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, requestPayloadLen(len(req.Body)), max)
 	}
 	return conn.do(ctx, encodeRequest(req))
+}
+
+// ReadIndex asks the member at addr for a read index: one that covers every write the leader
+// acknowledged before it received the request, confirmed with a quorum.
+//
+// Besides Do's errors (ErrNotSent, ErrClusterMismatch, ErrUnsupported, a connection lost after
+// sending), it returns ErrNotLeader when the member said it does not lead, ErrUnsupported when
+// it answered as a leader of the first relay build, and the leader's own failure as an error.
+// Asking again after any of them is safe: a read-index request changes nothing.
+func (c *Client) ReadIndex(ctx context.Context, addr string) (uint64, error) {
+	conn, err := c.conn(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	req := &Request{Flags: flagReadIndex}
+	if dl, ok := ctx.Deadline(); ok {
+		req.Timeout = time.Until(dl)
+	}
+	r, err := conn.do(ctx, encodeRequest(req))
+	if err != nil {
+		return 0, err
+	}
+	switch r.kind {
+	case kindIndex:
+		return binary.BigEndian.Uint64(r.Body), nil
+	case kindNotLeader:
+		return 0, fmt.Errorf("%w: %s", ErrNotLeader, addr)
+	case kindIndexError:
+		return 0, fmt.Errorf("relay: read index from %s: %s", addr, r.Body)
+	}
+	return 0, fmt.Errorf("%w: %s answers a read-index request as a write (status %d)", ErrUnsupported, addr, r.Status)
+}
+
+func (c *Client) conn(ctx context.Context, addr string) (*conn, error) {
+	s, err := c.slot(addr)
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, c)
 }
 
 // Close drops every connection; requests in flight fail as for a lost connection.

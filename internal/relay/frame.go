@@ -1,12 +1,13 @@
-// Package relay carries clients' writes from a follower to the leader over a few persistent
-// peer-port connections: the handshake that keeps clusters apart, length-prefixed frames,
-// many requests multiplexed by id on one connection with their frames coalesced into shared
-// writes, and the leader's serving loop.
+// Package relay carries clients' writes, and linearizable reads' read-index requests, from a
+// follower to the leader over a few persistent peer-port connections: the handshake that keeps
+// clusters apart, length-prefixed frames, many requests multiplexed by id on one connection
+// with their frames coalesced into shared writes, and the leader's serving loop.
 //
-// It owns transport only. It never interprets a request or an answer (the caller builds the
-// request on the follower and renders the answer on the leader), it never retries, and it
-// never sends a request twice: Client.Do says, through ErrNotSent, whether a failed request
-// provably never left this node, which is the only case in which the caller may send it again.
+// It owns transport only. It never interprets a write or its answer (the caller builds the
+// request on the follower and renders the answer on the leader); a read index is a number it
+// carries. It never retries, and it never sends a request twice: Client.Do says, through
+// ErrNotSent, whether a failed write provably never left this node, which is the only case in
+// which the caller may send it again.
 package relay
 
 import (
@@ -34,6 +35,13 @@ import (
 //
 //	request: id(8) flags(1) timeoutMillis(4) body
 //	reply:   id(8) kind(1) status(2) fieldCount(1) {nameLen(uvarint) name valueLen(uvarint) value}* body
+//
+// Bits 0-6 of flags are the caller's. Bit 7 (flagReadIndex) marks a read-index request, with an
+// empty body; its reply is of kind kindIndex (body: the index, 8 bytes), kindIndexError (body:
+// why the leader could not fix one) or kindNotLeader, with status 0 and no fields. A leader of
+// the first relay build passes such a request to its write handler, which refuses an empty
+// command as malformed, proposing nothing, with a kindAnswer reply: the follower reads that
+// as ErrUnsupported and asks over HTTP.
 const (
 	version = 1
 
@@ -44,8 +52,12 @@ const (
 	statusClusterMismatch = 1
 	statusVersion         = 2
 
-	kindAnswer    = 0
-	kindNotLeader = 1
+	kindAnswer     = 0
+	kindNotLeader  = 1
+	kindIndex      = 2
+	kindIndexError = 3
+
+	flagReadIndex = 1 << 7
 
 	frameHeaderLen  = 4
 	requestFixedLen = 8 + 1 + 4
@@ -55,7 +67,8 @@ const (
 
 var magic = [3]byte{'C', 'R', 'L'}
 
-// Request is one relayed write. Flags and Body belong to the caller; the relay only carries them.
+// Request is one relayed write. Flags (bits 0-6; bit 7 is the relay's) and Body belong to the
+// caller; the relay only carries them.
 type Request struct {
 	Flags uint8
 	// Timeout is how long the follower still waits for the answer (0: no bound from the
@@ -76,6 +89,8 @@ type Reply struct {
 	Status    int
 	Fields    []Field
 	Body      []byte
+
+	kind byte
 }
 
 var (
@@ -86,8 +101,12 @@ var (
 	// ErrClusterMismatch: the member reached belongs to another cluster. Nothing was sent.
 	ErrClusterMismatch = errors.New("relay: the member reached belongs to another cluster")
 	// ErrUnsupported: the member reached does not speak this relay protocol (another version, or
-	// a build without it). Nothing was sent.
+	// a build without it): nothing was sent. Client.ReadIndex also returns it when the member
+	// took the request for a write (the first relay build), which changes nothing.
 	ErrUnsupported = errors.New("relay: the member reached does not speak this relay protocol")
+	// ErrNotLeader: the member reached is not the leader. A ServerConfig.ReadIndex error wrapping
+	// it is sent as such; Client.ReadIndex returns it for that answer.
+	ErrNotLeader = errors.New("relay: the member reached is not the leader")
 	// ErrTooLarge: the request is over the leader's frame limit. Nothing was sent.
 	ErrTooLarge = errors.New("relay: request over the leader's frame limit")
 	// ErrClosed: the client or server was closed.
@@ -200,16 +219,36 @@ func encodeReply(id uint64, r *Reply) ([]byte, error) {
 	return b, nil
 }
 
+// encodeIndexReply returns the whole frame answering read-index request id.
+func encodeIndexReply(id, idx uint64, err error) []byte {
+	kind, body := byte(kindIndex), binary.BigEndian.AppendUint64(nil, idx)
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		kind, body = kindNotLeader, nil
+	case err != nil:
+		kind, body = kindIndexError, []byte(err.Error())
+	}
+	n := replyFixedLen + len(body)
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, frameHeaderLen+n), uint32(n))
+	b = binary.BigEndian.AppendUint64(b, id)
+	b = append(b, kind, 0, 0, 0) // status and field count: none
+	return append(b, body...)
+}
+
 func decodeReply(p []byte) (id uint64, r *Reply, err error) {
 	if len(p) < replyFixedLen {
 		return 0, nil, fmt.Errorf("%w: reply of %d bytes", errMalformed, len(p))
 	}
 	id = binary.BigEndian.Uint64(p)
-	r = &Reply{Status: int(binary.BigEndian.Uint16(p[9:]))}
-	switch p[8] {
-	case kindAnswer:
+	r = &Reply{Status: int(binary.BigEndian.Uint16(p[9:])), kind: p[8]}
+	switch r.kind {
+	case kindAnswer, kindIndexError:
 	case kindNotLeader:
 		r.NotLeader = true
+	case kindIndex:
+		if len(p) != replyFixedLen+8 || p[11] != 0 {
+			return 0, nil, fmt.Errorf("%w: read index reply of %d bytes", errMalformed, len(p))
+		}
 	default:
 		return 0, nil, fmt.Errorf("%w: reply kind %d", errMalformed, p[8])
 	}

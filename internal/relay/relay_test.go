@@ -194,6 +194,13 @@ func (l countingListener) Accept() (net.Conn, error) {
 
 func newTestServer(t *testing.T, cluster uint64, handle func(ctx context.Context, req *Request) *Reply) *testServer {
 	t.Helper()
+	return newIndexServer(t, cluster, handle, nil)
+}
+
+// newIndexServer is newTestServer that also answers read-index requests with readIndex.
+func newIndexServer(t *testing.T, cluster uint64, handle func(ctx context.Context, req *Request) *Reply,
+	readIndex func(ctx context.Context) (uint64, error)) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +210,7 @@ func newTestServer(t *testing.T, cluster uint64, handle func(ctx context.Context
 		Handle: func(ctx context.Context, req *Request) *Reply {
 			ts.handled.Add(1)
 			return handle(ctx, req)
-		}})
+		}, ReadIndex: readIndex})
 	go func() { _ = ts.Serve(countingListener{ln, &ts.accepts}) }()
 	t.Cleanup(func() { ln.Close(); ts.Close() })
 	return ts
@@ -239,11 +246,12 @@ func TestManyRequestsShareAFewConnections(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := fmt.Sprintf("request %d", i)
-			r, err := c.Do(context.Background(), ts.addr, &Request{Flags: uint8(i), Body: []byte(body)})
+			flags := uint8(i) & 0x7f
+			r, err := c.Do(context.Background(), ts.addr, &Request{Flags: flags, Body: []byte(body)})
 			switch {
 			case err != nil:
 				errs <- err
-			case string(r.Body) != body || r.Fields[0].Value != fmt.Sprint(uint8(i)) || r.Status != 200:
+			case string(r.Body) != body || r.Fields[0].Value != fmt.Sprint(flags) || r.Status != 200:
 				errs <- fmt.Errorf("request %d got %+v", i, r)
 			}
 		}()
@@ -628,5 +636,227 @@ func TestCloseFailsRequestsInFlight(t *testing.T) {
 	}
 	if _, err := c.Do(context.Background(), ts.addr, &Request{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("request after Close: %v", err)
+	}
+}
+
+func TestReadIndexFramesRoundTrip(t *testing.T) {
+	f := encodeRequest(&Request{Flags: flagReadIndex, Timeout: time.Second})
+	putID(f, 5)
+	if len(f) != frameHeaderLen+requestFixedLen {
+		t.Fatalf("read-index request of %d bytes, want %d", len(f), frameHeaderLen+requestFixedLen)
+	}
+	if id, r, err := decodeRequest(f[frameHeaderLen:]); err != nil || id != 5 || r.Flags != flagReadIndex || r.Timeout != time.Second || len(r.Body) != 0 {
+		t.Fatalf("read-index request round trip: %v %d %+v", err, id, r)
+	}
+
+	for _, c := range []struct {
+		name     string
+		idx      uint64
+		err      error
+		kind     byte
+		notLead  bool
+		wantBody string
+	}{
+		{"index", 1<<63 + 12345, nil, kindIndex, false, string(binary.BigEndian.AppendUint64(nil, 1<<63+12345))},
+		{"zero index", 0, nil, kindIndex, false, string(make([]byte, 8))},
+		{"not leader", 7, fmt.Errorf("wrapped: %w", ErrNotLeader), kindNotLeader, true, ""},
+		{"failure", 7, errors.New("no quorum"), kindIndexError, false, "no quorum"},
+	} {
+		f := encodeIndexReply(99, c.idx, c.err)
+		if got := binary.BigEndian.Uint32(f); int(got) != len(f)-frameHeaderLen {
+			t.Fatalf("%s: length prefix %d for a frame of %d", c.name, got, len(f))
+		}
+		id, r, err := decodeReply(f[frameHeaderLen:])
+		if err != nil || id != 99 || r.kind != c.kind || r.NotLeader != c.notLead || string(r.Body) != c.wantBody || r.Status != 0 || r.Fields != nil {
+			t.Fatalf("%s: round trip: %v %d %+v", c.name, err, id, r)
+		}
+	}
+
+	good := encodeIndexReply(1, 42, nil)[frameHeaderLen:]
+	bad := map[string][]byte{
+		"index cut short":   good[:len(good)-1],
+		"index with a tail": append(append([]byte{}, good...), 0),
+		"index with fields": append(append(append([]byte{}, good[:11]...), 1), good[12:]...),
+	}
+	for name, b := range bad {
+		if _, _, err := decodeReply(b); !errors.Is(err, errMalformed) {
+			t.Errorf("%s: decoded (%v)", name, err)
+		}
+	}
+}
+
+func TestReadIndexOverTheRelay(t *testing.T) {
+	var asked atomic.Uint64
+	ts := newIndexServer(t, 1, echo, func(ctx context.Context) (uint64, error) { return 1000 + asked.Add(1), nil })
+	c := newTestClient(t, 1)
+	// Read-index requests and writes share the connections; each goes to its own handler.
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := 0; i < 100; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if idx, err := c.ReadIndex(context.Background(), ts.addr); err != nil || idx <= 1000 || idx > 1100 {
+				errs <- fmt.Errorf("read index: %d %v", idx, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprint("write ", i)
+			if r, err := c.Do(context.Background(), ts.addr, &Request{Body: []byte(body)}); err != nil || string(r.Body) != body {
+				errs <- fmt.Errorf("write among read-index requests: %v %+v", err, r)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n, h := asked.Load(), ts.handled.Load(); n != 100 || h != 100 {
+		t.Fatalf("%d read-index requests and %d writes handled, want 100 each", n, h)
+	}
+	if n := ts.accepts.Load(); n > 2 {
+		t.Fatalf("%d connections, want at most 2", n)
+	}
+}
+
+func TestReadIndexNotLeaderAndFailure(t *testing.T) {
+	var fail atomic.Pointer[error]
+	ts := newIndexServer(t, 1, echo, func(ctx context.Context) (uint64, error) { return 9, *fail.Load() })
+	c := newTestClient(t, 1)
+	notLeader := fmt.Errorf("%w: raft says so", ErrNotLeader)
+	fail.Store(&notLeader)
+	if _, err := c.ReadIndex(context.Background(), ts.addr); !errors.Is(err, ErrNotLeader) || errors.Is(err, ErrUnsupported) {
+		t.Fatalf("not leader: %v", err)
+	}
+	noQuorum := errors.New("no quorum in time")
+	fail.Store(&noQuorum)
+	_, err := c.ReadIndex(context.Background(), ts.addr)
+	if err == nil || errors.Is(err, ErrNotLeader) || errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "no quorum in time") {
+		t.Fatalf("leader's failure: %v", err)
+	}
+	if ts.handled.Load() != 0 {
+		t.Fatal("a read-index request reached the write handler")
+	}
+}
+
+func TestReadIndexFollowerTimeoutBoundsTheLeader(t *testing.T) {
+	left := make(chan time.Duration, 1)
+	ts := newIndexServer(t, 1, echo, func(ctx context.Context) (uint64, error) {
+		dl, _ := ctx.Deadline()
+		left <- time.Until(dl)
+		return 1, nil
+	})
+	c := newTestClient(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.ReadIndex(ctx, ts.addr); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-left; got <= 0 || got > 300*time.Millisecond {
+		t.Fatalf("leader had %v left, want at most the follower's 300ms", got)
+	}
+}
+
+// A leader without read indexes over the relay (nil ReadIndex here; a first-build leader hands
+// the request to its write handler, which refuses an empty command): the follower learns it
+// must ask over HTTP, on a connection that stays usable for writes.
+func TestReadIndexFromALeaderWithoutIt(t *testing.T) {
+	for name, ts := range map[string]*testServer{
+		"nil ReadIndex": newTestServer(t, 1, echo),
+		"write handler answers": newTestServer(t, 1, func(ctx context.Context, req *Request) *Reply {
+			return &Reply{Status: 400, Body: []byte("malformed command")}
+		}),
+	} {
+		c := newTestClient(t, 1)
+		if _, err := c.ReadIndex(context.Background(), ts.addr); !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNotSent) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	ts := newTestServer(t, 1, echo)
+	c := NewClient(ClientConfig{ClusterID: 1, Conns: 1, Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}})
+	defer c.Close()
+	_, _ = c.ReadIndex(context.Background(), ts.addr)
+	if r, err := c.Do(context.Background(), ts.addr, &Request{Body: []byte("w")}); err != nil || string(r.Body) != "w" {
+		t.Fatalf("write after an unsupported read-index request: %v %+v", err, r)
+	}
+	if n := ts.accepts.Load(); n != 1 {
+		t.Fatalf("%d connections, want the one kept", n)
+	}
+}
+
+func TestReadIndexFromAnHTTPServerIsUnsupported(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c := newTestClient(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.ReadIndex(ctx, ln.Addr().String()); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("read index from an HTTP server: %v", err)
+	}
+}
+
+func TestReadIndexFromAnotherClusterIsRefused(t *testing.T) {
+	ts := newIndexServer(t, 1, echo, func(ctx context.Context) (uint64, error) { return 1, nil })
+	c := newTestClient(t, 2)
+	if _, err := c.ReadIndex(context.Background(), ts.addr); !errors.Is(err, ErrClusterMismatch) {
+		t.Fatalf("read index from another cluster: %v", err)
+	}
+}
+
+// The relay's bit of the flags is not the caller's to set: a write carrying it would be taken
+// for a read-index request.
+func TestWriteWithTheRelaysFlagIsRefused(t *testing.T) {
+	ts := newIndexServer(t, 1, echo, func(ctx context.Context) (uint64, error) { return 1, nil })
+	c := newTestClient(t, 1)
+	if _, err := c.Do(context.Background(), ts.addr, &Request{Flags: flagReadIndex | 1, Body: []byte("w")}); err == nil {
+		t.Fatal("a write with flag bit 7 was sent")
+	}
+	if ts.accepts.Load() != 0 || ts.handled.Load() != 0 {
+		t.Fatal("a refused write reached the server")
+	}
+}
+
+// A read-index request lost with its connection fails at once (the caller may simply ask again:
+// it changes nothing), and the next one gets through on a fresh connection.
+func TestReadIndexAfterALostConnection(t *testing.T) {
+	var calls atomic.Int64
+	started := make(chan struct{}, 1)
+	ts := newIndexServer(t, 1, echo, func(ctx context.Context) (uint64, error) {
+		if calls.Add(1) == 1 {
+			started <- struct{}{}
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}
+		return 77, nil
+	})
+	c := NewClient(ClientConfig{ClusterID: 1, Conns: 1, Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}})
+	defer c.Close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.ReadIndex(context.Background(), ts.addr)
+		errc <- err
+	}()
+	<-started
+	ts.mu.Lock()
+	for sc := range ts.Server.conns {
+		_ = sc.nc.Close() // the connection drops under the request; the server lives on
+	}
+	ts.mu.Unlock()
+	if err := <-errc; err == nil {
+		t.Fatal("a read-index request lost with its connection succeeded")
+	}
+	if idx, err := c.ReadIndex(context.Background(), ts.addr); err != nil || idx != 77 {
+		t.Fatalf("read index asked again: %d %v", idx, err)
 	}
 }

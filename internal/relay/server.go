@@ -23,6 +23,10 @@ type ServerConfig struct {
 	Timeout time.Duration
 	// Handle answers one request. It runs in a goroutine of its own and must honour ctx.
 	Handle func(ctx context.Context, req *Request) *Reply
+	// ReadIndex answers a read-index request, as Handle does a write; an error wrapping
+	// ErrNotLeader says this member does not lead. Nil: such requests are refused as they are
+	// by a build without them, and the follower asks over HTTP.
+	ReadIndex func(ctx context.Context) (uint64, error)
 	// HandshakeTimeout bounds the wait for a new connection's hello (default 10s).
 	HandshakeTimeout time.Duration
 	Logger           *slog.Logger
@@ -197,14 +201,13 @@ func (sc *serverConn) handle(id uint64, req *Request) {
 		timeout = req.Timeout
 	}
 	ctx, cancel := context.WithTimeout(sc.ctx, timeout)
-	r := sc.s.cfg.Handle(ctx, req)
-	cancel()
-	frame, err := encodeReply(id, r)
-	if err != nil {
-		// A reply we cannot encode is our own bug; the follower must not wait forever for it.
-		sc.s.cfg.Logger.Error("relay: cannot encode a reply", "err", err)
-		frame, _ = encodeReply(id, &Reply{Status: 500, Body: []byte(err.Error())})
+	var frame []byte
+	if req.Flags&flagReadIndex != 0 {
+		frame = sc.s.readIndex(ctx, id)
+	} else {
+		frame = sc.s.answer(ctx, id, req)
 	}
+	cancel()
 	sc.mu.Lock()
 	if sc.closed {
 		sc.mu.Unlock()
@@ -213,6 +216,25 @@ func (sc *serverConn) handle(id uint64, req *Request) {
 	sc.replies = append(sc.replies, frame)
 	sc.mu.Unlock()
 	signal(sc.wake)
+}
+
+func (s *Server) answer(ctx context.Context, id uint64, req *Request) []byte {
+	frame, err := encodeReply(id, s.cfg.Handle(ctx, req))
+	if err != nil {
+		// A reply we cannot encode is our own bug; the follower must not wait forever for it.
+		s.cfg.Logger.Error("relay: cannot encode a reply", "err", err)
+		frame, _ = encodeReply(id, &Reply{Status: 500, Body: []byte(err.Error())})
+	}
+	return frame
+}
+
+func (s *Server) readIndex(ctx context.Context, id uint64) []byte {
+	if s.cfg.ReadIndex == nil {
+		frame, _ := encodeReply(id, &Reply{Status: 501, Body: []byte("no read index over the relay here")})
+		return frame
+	}
+	idx, err := s.cfg.ReadIndex(ctx)
+	return encodeIndexReply(id, idx, err)
 }
 
 func (sc *serverConn) take(buf [][]byte) ([][]byte, bool) {
