@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/raftnode"
 	"github.com/cairn-io/cairn/internal/relay"
+	"github.com/cairn-io/cairn/internal/server"
 )
 
 // A follower relays a keys write to the leader as the encoded fsm.Command it built, plus the
@@ -33,7 +35,53 @@ func relayBodyLimit(l Limits) int {
 // The caller serves it on raftnode's RelayListener and closes it on shutdown.
 func (h *Handler) RelayServer() *relay.Server {
 	return relay.NewServer(relay.ServerConfig{ClusterID: h.b.ClusterID(), MaxBody: relayBodyLimit(h.cfg.Limits),
-		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, Logger: h.log})
+		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, ReadIndex: h.relayReadIndex, Logger: h.log})
+}
+
+// relayReadIndex is serveReadIndex for the relay.
+func (h *Handler) relayReadIndex(ctx context.Context) (uint64, error) {
+	idx, err := h.b.LeaderReadIndex(ctx)
+	if isNotLeader(err) {
+		return 0, fmt.Errorf("%w: %w", relay.ErrNotLeader, err)
+	}
+	return idx, err
+}
+
+// RelayReadIndexer lets server ask the leader for read indexes over c, in server's terms.
+func RelayReadIndexer(c *relay.Client) server.ReadIndexer { return &relayReadIndexer{c: c} }
+
+// relayUnsupportedFor is how long a leader that took no read-index request over the relay is
+// not asked that way again: every read round would otherwise pay a failed attempt before
+// asking over HTTP, for a leader without the relay a dial and a refused handshake.
+const relayUnsupportedFor = 10 * time.Second
+
+type relayReadIndexer struct {
+	c *relay.Client
+
+	mu        sync.Mutex
+	without   string // the last leader address that answered ErrUnsupported
+	withoutAt time.Time
+}
+
+func (r *relayReadIndexer) ReadIndex(ctx context.Context, leaderURL string) (uint64, error) {
+	addr := peerHost(leaderURL)
+	r.mu.Lock()
+	skip := addr == r.without && time.Since(r.withoutAt) < relayUnsupportedFor
+	r.mu.Unlock()
+	if skip {
+		return 0, fmt.Errorf("%w: %s has no read index over the relay", server.ErrReadIndexUnsupported, addr)
+	}
+	idx, err := r.c.ReadIndex(ctx, addr)
+	switch {
+	case errors.Is(err, relay.ErrUnsupported):
+		r.mu.Lock()
+		r.without, r.withoutAt = addr, time.Now()
+		r.mu.Unlock()
+		err = fmt.Errorf("%w: %w", server.ErrReadIndexUnsupported, err)
+	case errors.Is(err, relay.ErrClusterMismatch):
+		err = fmt.Errorf("%w: %w", server.ErrClusterIDMismatch, err)
+	}
+	return idx, err
 }
 
 // serveRelay proposes a follower's write and renders the answer as serveWrite would. It never

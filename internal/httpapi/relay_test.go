@@ -31,6 +31,8 @@ type fakeBackend struct {
 	mu      sync.Mutex
 	propose func(ctx context.Context, cmd *fsm.Command) (*store.Event, error)
 	cmds    []*fsm.Command
+	// readIndex answers LeaderReadIndex; nil: not leader.
+	readIndex func(ctx context.Context) (uint64, error)
 }
 
 func newFake(name string) *fakeBackend {
@@ -59,6 +61,16 @@ func (f *fakeBackend) Propose(ctx context.Context, cmd *fsm.Command) (*store.Eve
 		return nil, raftnode.ErrNotLeader
 	}
 	return p(ctx, cmd)
+}
+
+func (f *fakeBackend) LeaderReadIndex(ctx context.Context) (uint64, error) {
+	f.mu.Lock()
+	ri := f.readIndex
+	f.mu.Unlock()
+	if ri == nil {
+		return 0, raftnode.ErrNotLeader
+	}
+	return ri(ctx)
 }
 
 // script sets what Propose answers and forgets earlier proposals.
@@ -297,5 +309,97 @@ func TestPeerHost(t *testing.T) {
 		if got := peerHost(in); got != want {
 			t.Errorf("peerHost(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRelayReadIndexer asks a leader for read indexes over the relay the way server does, and
+// checks that each way of failing reaches server in the terms its contract names.
+func TestRelayReadIndexer(t *testing.T) {
+	cfg := Config{RequestTimeout: 2 * time.Second}
+	leader := newFake("leader")
+	peer := NewPeer(leader, cfg)
+	peerHTTP := httptest.NewServer(peer)
+	defer peerHTTP.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := peer.RelayServer()
+	go func() { _ = rs.Serve(ln) }()
+	defer func() { ln.Close(); rs.Close() }()
+	dials := map[string]int{}
+	var dialsMu sync.Mutex
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		dialsMu.Lock()
+		dials[addr]++
+		dialsMu.Unlock()
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
+	dialed := func(addr string) int {
+		dialsMu.Lock()
+		defer dialsMu.Unlock()
+		return dials[addr]
+	}
+	newIndexer := func(cluster uint64) server.ReadIndexer {
+		rc := relay.NewClient(relay.ClientConfig{ClusterID: cluster, Dial: dial})
+		t.Cleanup(rc.Close)
+		return RelayReadIndexer(rc)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	relayURL := "http://" + ln.Addr().String()
+	ri := newIndexer(leader.ClusterID())
+
+	left := make(chan time.Duration, 1)
+	leader.mu.Lock()
+	leader.readIndex = func(ctx context.Context) (uint64, error) {
+		dl, _ := ctx.Deadline()
+		left <- time.Until(dl)
+		return 4242, nil
+	}
+	leader.mu.Unlock()
+	if idx, err := ri.ReadIndex(ctx, relayURL); err != nil || idx != 4242 {
+		t.Fatalf("read index: %d %v", idx, err)
+	}
+	if deadline := <-left; deadline <= 0 || deadline > cfg.RequestTimeout {
+		t.Fatalf("leader's read index had %v left, want at most the request timeout %v", deadline, cfg.RequestTimeout)
+	}
+
+	retryable := func(what string, err error) {
+		t.Helper()
+		if err == nil || errors.Is(err, server.ErrReadIndexUnsupported) || errors.Is(err, server.ErrClusterIDMismatch) {
+			t.Fatalf("%s: %v, want an error server asks again after", what, err)
+		}
+	}
+	leader.mu.Lock()
+	leader.readIndex = nil
+	leader.mu.Unlock()
+	_, err = ri.ReadIndex(ctx, relayURL)
+	retryable("not leader", err)
+	leader.mu.Lock()
+	leader.readIndex = func(context.Context) (uint64, error) { return 0, raftnode.ErrLeadershipLost }
+	leader.mu.Unlock()
+	_, err = ri.ReadIndex(ctx, relayURL)
+	retryable("leadership lost", err)
+
+	if _, err := newIndexer(leader.ClusterID()+1).ReadIndex(ctx, relayURL); !errors.Is(err, server.ErrClusterIDMismatch) {
+		t.Fatalf("another cluster's leader: %v", err)
+	}
+	// The peer port of an earlier build takes the relay connection for HTTP. The follower does
+	// not dial it again for every read round that follows, but still uses the relay elsewhere.
+	oldAddr := strings.TrimPrefix(peerHTTP.URL, "http://")
+	for i := 0; i < 3; i++ {
+		if _, err := ri.ReadIndex(ctx, peerHTTP.URL); !errors.Is(err, server.ErrReadIndexUnsupported) {
+			t.Fatalf("a leader without the relay: %v", err)
+		}
+	}
+	if n := dialed(oldAddr); n != 1 {
+		t.Fatalf("dialed a leader without the relay %d times for 3 rounds, want 1", n)
+	}
+	leader.mu.Lock()
+	leader.readIndex = func(context.Context) (uint64, error) { return 5, nil }
+	leader.mu.Unlock()
+	if idx, err := ri.ReadIndex(ctx, relayURL); err != nil || idx != 5 {
+		t.Fatalf("relay leader after a leader without the relay: %d %v", idx, err)
 	}
 }

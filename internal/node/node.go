@@ -40,7 +40,7 @@ type Node struct {
 	clientLns  []net.Listener
 	clientSrvs []*fastpath.Server
 	peerSrv    *http.Server
-	relay      *relay.Client // this node's writes to the leader
+	relay      *relay.Client // this node's writes and read-index requests to the leader
 	relaySrv   *relay.Server // the other members' writes, when this node leads
 	// cancelWatches ends held watch requests so the client servers can drain.
 	cancelWatches context.CancelFunc
@@ -140,12 +140,13 @@ func Start(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("saving member identity: %v", err)
 	}
 
+	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log})
 	n.server = server.New(server.Config{
 		Name: cfg.Name, MemberID: n.id.MemberID, ClusterID: n.id.ClusterID,
 		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
 		PeerScheme: scheme(cfg.InitialAdvertisePeerURLs[0]), PeerClient: peerClient, Logger: log,
-		RequestTimeout: cfg.RequestTimeout,
-		ClusterName:    cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
+		RequestTimeout: cfg.RequestTimeout, ReadIndexer: httpapi.RelayReadIndexer(n.relay),
+		ClusterName: cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
 		OfflineAfter: 2 * cfg.ElectionTimeout,
 	}, n.fsm, n.raft)
 	n.server.Run()
@@ -160,7 +161,6 @@ func Start(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	closers = append(closers, n.stopQuorum)
-	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log})
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
 		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, Relay: n.relay}
 	var client http.Handler = httpapi.New(n.server, hcfg)

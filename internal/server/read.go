@@ -20,6 +20,21 @@ const (
 	ClusterPath   = "/cairn/peer/v1/cluster"
 )
 
+// ReadIndexer asks the leader for a read index over a path cheaper than an HTTP request (node
+// wires the peer relay). Read-index requests change nothing, so a failed one is asked again,
+// within the read's deadline, whatever went wrong (the member reached was not leader, the
+// connection was lost before or after sending, the leader could not reach a quorum), except
+// errors wrapping ErrClusterIDMismatch, which fail the read, or ErrReadIndexUnsupported, on
+// which the read asks the leader over HTTP.
+type ReadIndexer interface {
+	// ReadIndex asks the member whose peer URL is leaderURL.
+	ReadIndex(ctx context.Context, leaderURL string) (uint64, error)
+}
+
+// ErrReadIndexUnsupported: the leader takes no read-index requests through Config.ReadIndexer
+// (a member of an earlier build, during a rolling upgrade).
+var ErrReadIndexUnsupported = errors.New("the leader takes no read-index requests this way")
+
 // retryPause spaces retries while leadership moves; each caller's context bounds the total.
 const retryPause = 20 * time.Millisecond
 
@@ -100,6 +115,21 @@ func (s *Server) fetchReadIndex(ctx context.Context) (uint64, bool, error) {
 }
 
 func (s *Server) readIndexFrom(ctx context.Context, leaderURL string) (idx uint64, retry bool, err error) {
+	if s.cfg.ReadIndexer != nil {
+		idx, err := s.cfg.ReadIndexer.ReadIndex(ctx, leaderURL)
+		switch {
+		case err == nil:
+			return idx, false, nil
+		case errors.Is(err, ErrClusterIDMismatch):
+			return 0, false, err
+		case !errors.Is(err, ErrReadIndexUnsupported):
+			return 0, true, err
+		}
+	}
+	return s.readIndexOverHTTP(ctx, leaderURL)
+}
+
+func (s *Server) readIndexOverHTTP(ctx context.Context, leaderURL string) (idx uint64, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, leaderURL+ReadIndexPath, nil)
 	if err != nil {
 		return 0, false, err

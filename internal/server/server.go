@@ -25,6 +25,9 @@ type Config struct {
 	PeerClient *http.Client
 	// RequestTimeout bounds one read-index round trip to the leader.
 	RequestTimeout time.Duration
+	// ReadIndexer, when set, carries a follower's read-index requests to the leader; PeerClient
+	// remains for leaders that do not take them that way.
+	ReadIndexer ReadIndexer
 	// ExpiryInterval is the longest the leader waits between two looks at the TTL heap.
 	ExpiryInterval time.Duration
 	Logger         *slog.Logger
