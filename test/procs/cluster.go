@@ -50,7 +50,7 @@ func NewCluster(tb testing.TB, n int, opts Options) *Cluster {
 	}
 	initial := c.initialCluster(c.Nodes)
 	for _, node := range c.Nodes {
-		node.args = c.argsFor(node, initial, "new")
+		node.Args = c.argsFor(node, initial, "new")
 	}
 	return c
 }
@@ -101,7 +101,7 @@ func (c *Cluster) NewMember(name string) *Node {
 	}
 	c.tb.Cleanup(node.cleanup)
 	all := append(append([]*Node(nil), c.Nodes...), node)
-	node.args = c.argsFor(node, c.initialCluster(all), "existing")
+	node.Args = c.argsFor(node, c.initialCluster(all), "existing")
 	c.Nodes = all
 	return node
 }

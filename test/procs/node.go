@@ -1,18 +1,12 @@
 package procs
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -31,22 +25,12 @@ var ErrNotRunning = errors.New("procs: node is not running")
 // Node is one server process with a fixed name, ports and data directory
 // that survive Kill/Stop/Start, so a restart finds its own state.
 type Node struct {
-	Name    string
+	*Process
 	DataDir string
-	LogPath string
 
 	clientPort, peerPort int
-	args                 []string
-	env                  []string
 	startTimeout         time.Duration
 	tb                   testing.TB
-
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	done     chan struct{}
-	exit     *os.ProcessState
-	logFile  *os.File
-	launches int
 }
 
 // ClientURL is the node's advertised client URL (http://127.0.0.1:port).
@@ -54,73 +38,6 @@ func (n *Node) ClientURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.
 
 // PeerURL is the node's advertised peer URL.
 func (n *Node) PeerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.peerPort) }
-
-// Args returns the command line the node is started with.
-func (n *Node) Args() []string { return append([]string(nil), n.args...) }
-
-// Running reports whether the process has been started and not yet exited.
-func (n *Node) Running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// ExitState is the state of the last process that exited, or nil.
-func (n *Node) ExitState() *os.ProcessState {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.exit
-}
-
-// Launch starts the process without waiting for it to become healthy (a
-// cluster member cannot be healthy until a quorum is up).
-func (n *Node) Launch() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd != nil {
-		select {
-		case <-n.done:
-		default:
-			return fmt.Errorf("procs: %s is already running", n.Name)
-		}
-	}
-	if n.logFile == nil {
-		f, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		n.logFile = f
-	}
-	n.launches++
-	fmt.Fprintf(n.logFile, "=== procs: launch %d of %s at %s: %s %s\n", n.launches, n.Name,
-		time.Now().Format(time.RFC3339Nano), Binary(), strings.Join(n.args, " "))
-	cmd := exec.Command(Binary(), n.args...)
-	cmd.Env = append(os.Environ(), n.env...)
-	cmd.Stdout, cmd.Stderr = n.logFile, n.logFile
-	// Children die with the test binary even when it is killed by a timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("procs: start %s: %w", n.Name, err)
-	}
-	done := make(chan struct{})
-	n.cmd, n.done, n.exit = cmd, done, nil
-	go func() {
-		_ = cmd.Wait()
-		n.mu.Lock()
-		n.exit = cmd.ProcessState
-		n.mu.Unlock()
-		close(done)
-	}()
-	return nil
-}
 
 // Start launches the process and waits until /health says it is healthy.
 func (n *Node) Start() error {
@@ -133,88 +50,7 @@ func (n *Node) Start() error {
 // WaitHealthy polls GET /health until it answers {"health":"true"}, the
 // process exits, or timeout passes.
 func (n *Node) WaitHealthy(timeout time.Duration) error {
-	n.mu.Lock()
-	done := n.done
-	n.mu.Unlock()
-	if done == nil {
-		return ErrNotRunning
-	}
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		ok, err := n.healthy()
-		if ok {
-			return nil
-		}
-		last = err
-		if time.Now().After(deadline) {
-			return fmt.Errorf("procs: %s not healthy after %v: %v", n.Name, timeout, last)
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("procs: %s exited while waiting for health: %v", n.Name, n.ExitState())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func (n *Node) healthy() (bool, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(n.ClientURL() + "/health")
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	var h struct {
-		Health string `json:"health"`
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(body, &h); err != nil {
-		return false, fmt.Errorf("health %d %q: %v", resp.StatusCode, body, err)
-	}
-	if resp.StatusCode != http.StatusOK || h.Health != "true" {
-		return false, fmt.Errorf("health %d %q", resp.StatusCode, body)
-	}
-	return true, nil
-}
-
-// Kill sends SIGKILL and waits for the process to be gone.
-func (n *Node) Kill() error {
-	return n.signalAndWait(syscall.SIGKILL, DefaultStopTimeout)
-}
-
-// Stop sends SIGTERM (graceful shutdown) and waits for the process to exit.
-// When it has not exited after DefaultStopTimeout it is killed and Stop
-// reports the hang as an error.
-func (n *Node) Stop() error {
-	err := n.signalAndWait(syscall.SIGTERM, DefaultStopTimeout)
-	if err != nil && !errors.Is(err, ErrNotRunning) {
-		_ = n.signalAndWait(syscall.SIGKILL, DefaultStopTimeout)
-	}
-	return err
-}
-
-func (n *Node) signalAndWait(sig syscall.Signal, timeout time.Duration) error {
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.mu.Unlock()
-	if cmd == nil {
-		return ErrNotRunning
-	}
-	select {
-	case <-done:
-		return ErrNotRunning
-	default:
-	}
-	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	select {
-	case <-done:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("procs: %s did not exit within %v of %v", n.Name, timeout, sig)
-	}
+	return n.Process.WaitHealthy(n.ClientURL(), timeout)
 }
 
 // Restart stops the node gracefully and starts it again on the same data
@@ -258,25 +94,6 @@ func (n *Node) IsLeader() (bool, error) {
 	return s.State == "StateLeader", err
 }
 
-// LogTail returns the last lines of the node's output across all launches.
-func (n *Node) LogTail(lines int) string {
-	f, err := os.Open(n.LogPath)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	defer f.Close()
-	var ring []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		ring = append(ring, sc.Text())
-		if len(ring) > lines {
-			ring = ring[1:]
-		}
-	}
-	return strings.Join(ring, "\n")
-}
-
 func (n *Node) cleanup() {
 	if n.Running() {
 		_ = n.Kill()
@@ -284,12 +101,7 @@ func (n *Node) cleanup() {
 	if n.tb.Failed() {
 		n.tb.Logf("--- last %d lines of %s (%s):\n%s", logTailLines, n.Name, n.LogPath, n.LogTail(logTailLines))
 	}
-	n.mu.Lock()
-	if n.logFile != nil {
-		n.logFile.Close()
-		n.logFile = nil
-	}
-	n.mu.Unlock()
+	n.Close()
 }
 
 func newNode(tb testing.TB, base, name string, opts Options) (*Node, error) {
@@ -310,12 +122,10 @@ func newNode(tb testing.TB, base, name string, opts Options) (*Node, error) {
 		st = DefaultStartTimeout
 	}
 	return &Node{
-		Name:         name,
+		Process:      &Process{Name: name, LogPath: filepath.Join(dir, "output.log"), Env: opts.Env},
 		DataDir:      filepath.Join(dir, "data"),
-		LogPath:      filepath.Join(dir, "output.log"),
 		clientPort:   cp,
 		peerPort:     pp,
-		env:          opts.Env,
 		startTimeout: st,
 		tb:           tb,
 	}, nil

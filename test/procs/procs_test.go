@@ -142,3 +142,35 @@ func TestClusterElectsOneLeaderAndSurvivesLeaderKill(t *testing.T) {
 		t.Fatalf("restarted old leader: %d %s", code, body)
 	}
 }
+
+// A paused process still counts as running, answers nothing, and stops at once on SIGTERM:
+// Stop continues it first, or the signal would wait until someone did.
+func TestProcessPauseResumeStop(t *testing.T) {
+	n := StartNode(t, Options{})
+	if err := n.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if !n.Running() {
+		t.Fatal("a paused process does not count as running")
+	}
+	hc := http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := hc.Get(n.ClientURL() + "/health"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a paused process answered")
+	}
+	if err := n.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitHealthy(10 * time.Second); err != nil {
+		t.Fatalf("after resume: %v", err)
+	}
+	if err := n.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatalf("stop of a paused process: %v", err)
+	}
+	if n.Running() {
+		t.Fatal("still running after Stop")
+	}
+}

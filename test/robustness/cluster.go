@@ -1,22 +1,17 @@
 package robustness
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/cairn-io/cairn/test/procs"
 	"github.com/cairn-io/cairn/test/robustness/faults"
 )
 
@@ -24,20 +19,13 @@ import (
 // advertises a peer URL that points at its proxy, so every byte between members crosses a proxy
 // that knows who sent it.
 type Member struct {
-	Name       string
+	*procs.Process
 	IP         string // 127.0.0.(10+i): client and peer listeners, source of its peer dials
 	ClientPort int
 	PeerPort   int
 	Proxy      *faults.Proxy // on 127.0.0.(20+i), in front of PeerPort
 	DataDir    string
-	LogPath    string
 	state      string // --initial-cluster-state
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	paused  bool
-	logFile *os.File
 }
 
 // ClientURL is where clients and watchers talk to this member.
@@ -46,19 +34,9 @@ func (m *Member) ClientURL() string { return fmt.Sprintf("http://%s:%d", m.IP, m
 // PeerURL is the advertised peer URL: the proxy's address.
 func (m *Member) PeerURL() string { return "http://" + m.Proxy.Addr() }
 
-// Running reports whether the process is alive (paused counts as alive).
-func (m *Member) Running() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
+// WaitHealthy polls m's /health until it is true, the process exits, or timeout passes.
+func (m *Member) WaitHealthy(timeout time.Duration) error {
+	return m.Process.WaitHealthy(m.ClientURL(), timeout)
 }
 
 // Cluster is a set of members started together.
@@ -82,7 +60,9 @@ func freePort(ip string) (int, error) {
 func NewCluster(bin, dir string, n int, seed int64, extra []string) (*Cluster, error) {
 	c := &Cluster{Bin: bin, Token: fmt.Sprintf("robustness-%d", seed), Extra: extra}
 	for i := 1; i <= n; i++ {
-		m := &Member{Name: fmt.Sprintf("n%d", i), IP: fmt.Sprintf("127.0.0.%d", 10+i), state: "new"}
+		name := fmt.Sprintf("n%d", i)
+		m := &Member{Process: &procs.Process{Name: name, Bin: bin, LogPath: filepath.Join(dir, name, "output.log")},
+			IP: fmt.Sprintf("127.0.0.%d", 10+i), state: "new"}
 		var err error
 		if m.ClientPort, err = freePort(m.IP); err != nil {
 			c.Close()
@@ -98,7 +78,6 @@ func NewCluster(bin, dir string, n int, seed int64, extra []string) (*Cluster, e
 			return nil, err
 		}
 		m.DataDir = filepath.Join(dir, m.Name, "data")
-		m.LogPath = filepath.Join(dir, m.Name, "output.log")
 		if err := os.MkdirAll(filepath.Dir(m.LogPath), 0o755); err != nil {
 			c.Close()
 			return nil, err
@@ -130,36 +109,13 @@ func (c *Cluster) args(m *Member) []string {
 	}, c.Extra...)
 }
 
-// Launch starts m's process without waiting for it.
+// Launch starts m's process with the cluster's current view of it, without waiting for it.
 func (c *Cluster) Launch(m *Member) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd != nil {
-		select {
-		case <-m.done:
-		default:
-			return fmt.Errorf("%s is already running", m.Name)
-		}
+	if m.Running() {
+		return fmt.Errorf("%s is already running", m.Name)
 	}
-	if m.logFile == nil {
-		f, err := os.OpenFile(m.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		m.logFile = f
-	}
-	args := c.args(m)
-	fmt.Fprintf(m.logFile, "=== robustness: launch at %s: %s %s\n", time.Now().Format(time.RFC3339Nano), c.Bin, strings.Join(args, " "))
-	cmd := exec.Command(c.Bin, args...)
-	cmd.Stdout, cmd.Stderr = m.logFile, m.logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	m.cmd, m.done, m.paused = cmd, done, false
-	go func() { _ = cmd.Wait(); close(done) }()
-	return nil
+	m.Args = c.args(m)
+	return m.Launch()
 }
 
 // StartAll launches every stopped member and waits until all are healthy.
@@ -183,72 +139,6 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 	}
 	return nil
 }
-
-// WaitHealthy polls m's /health until it is true, the process exits, or timeout passes.
-func (m *Member) WaitHealthy(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	hc := http.Client{Timeout: time.Second}
-	var last error
-	for {
-		if !m.Running() {
-			return fmt.Errorf("%s is not running", m.Name)
-		}
-		resp, err := hc.Get(m.ClientURL() + "/health")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`"true"`)) {
-				return nil
-			}
-			err = fmt.Errorf("health %d %s", resp.StatusCode, b)
-		}
-		last = err
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not healthy after %v: %v", m.Name, timeout, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// signal delivers sig and, for SIGKILL and SIGTERM, waits for the exit.
-func (m *Member) signal(sig syscall.Signal, wait time.Duration) error {
-	m.mu.Lock()
-	cmd, done := m.cmd, m.done
-	if m.paused && (sig == syscall.SIGKILL || sig == syscall.SIGTERM) {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-	}
-	m.paused = sig == syscall.SIGSTOP
-	m.mu.Unlock()
-	if cmd == nil {
-		return errors.New(m.Name + " was never started")
-	}
-	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	if sig != syscall.SIGKILL && sig != syscall.SIGTERM {
-		return nil
-	}
-	select {
-	case <-done:
-		return nil
-	case <-time.After(wait):
-		if sig == syscall.SIGTERM {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-		}
-		return fmt.Errorf("%s did not exit within %v of %v", m.Name, wait, sig)
-	}
-}
-
-// Kill sends SIGKILL and waits for the process to be gone.
-func (m *Member) Kill() error { return m.signal(syscall.SIGKILL, 10*time.Second) }
-
-// Stop sends SIGTERM (graceful: a leader hands over leadership) and waits for the exit.
-func (m *Member) Stop() error { return m.signal(syscall.SIGTERM, 15*time.Second) }
-
-// Pause sends SIGSTOP; Resume sends SIGCONT.
-func (m *Member) Pause() error  { return m.signal(syscall.SIGSTOP, 0) }
-func (m *Member) Resume() error { return m.signal(syscall.SIGCONT, 0) }
 
 // selfState reads /v2/stats/self's state.
 func (m *Member) selfState() (string, error) {
@@ -415,23 +305,7 @@ func retryStatus(timeout time.Duration, want int, do func() (*http.Response, err
 func (c *Cluster) LogTails(lines int) string {
 	var b strings.Builder
 	for _, m := range c.Members {
-		fmt.Fprintf(&b, "--- last %d lines of %s (%s):\n", lines, m.Name, m.LogPath)
-		f, err := os.Open(m.LogPath)
-		if err != nil {
-			fmt.Fprintf(&b, "(%v)\n", err)
-			continue
-		}
-		var ring []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			ring = append(ring, sc.Text())
-			if len(ring) > lines {
-				ring = ring[1:]
-			}
-		}
-		f.Close()
-		b.WriteString(strings.Join(ring, "\n") + "\n")
+		fmt.Fprintf(&b, "--- last %d lines of %s (%s):\n%s\n", lines, m.Name, m.LogPath, m.LogTail(lines))
 	}
 	return b.String()
 }
@@ -439,17 +313,9 @@ func (c *Cluster) LogTails(lines int) string {
 // Close kills every process and stops the proxies.
 func (c *Cluster) Close() {
 	for _, m := range c.Members {
-		if m.Running() {
-			_ = m.Kill()
-		}
+		m.Process.Close()
 		if m.Proxy != nil {
 			m.Proxy.Close()
 		}
-		m.mu.Lock()
-		if m.logFile != nil {
-			m.logFile.Close()
-			m.logFile = nil
-		}
-		m.mu.Unlock()
 	}
 }

@@ -1,0 +1,247 @@
+package procs
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is one server process's life: its command line, its output appended to one log file
+// across launches, and the signals that stop, kill, pause and resume it. Node builds on it; a
+// suite that needs its own addresses or binary (test/robustness) uses it directly.
+type Process struct {
+	Name    string
+	LogPath string
+	// Bin is the executable; empty means Binary().
+	Bin string
+	// Args and Env are used by the next Launch; change them only while the process is down.
+	Args []string
+	Env  []string
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	exit     *os.ProcessState
+	paused   bool
+	logFile  *os.File
+	launches int
+}
+
+// Running reports whether the process has been started and not yet exited (paused counts).
+func (p *Process) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// ExitState is the state of the last process that exited, or nil.
+func (p *Process) ExitState() *os.ProcessState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exit
+}
+
+// Launch starts the process without waiting for it to become healthy (a cluster member cannot
+// be healthy until a quorum is up).
+func (p *Process) Launch() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		select {
+		case <-p.done:
+		default:
+			return fmt.Errorf("procs: %s is already running", p.Name)
+		}
+	}
+	if p.logFile == nil {
+		f, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		p.logFile = f
+	}
+	bin := p.Bin
+	if bin == "" {
+		bin = Binary()
+	}
+	p.launches++
+	fmt.Fprintf(p.logFile, "=== procs: launch %d of %s at %s: %s %s\n", p.launches, p.Name,
+		time.Now().Format(time.RFC3339Nano), bin, strings.Join(p.Args, " "))
+	cmd := exec.Command(bin, p.Args...)
+	cmd.Env = append(os.Environ(), p.Env...)
+	cmd.Stdout, cmd.Stderr = p.logFile, p.logFile
+	// Children die with the test binary even when it is killed by a timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("procs: start %s: %w", p.Name, err)
+	}
+	done := make(chan struct{})
+	p.cmd, p.done, p.exit, p.paused = cmd, done, nil, false
+	go func() {
+		_ = cmd.Wait()
+		p.mu.Lock()
+		p.exit = cmd.ProcessState
+		p.mu.Unlock()
+		close(done)
+	}()
+	return nil
+}
+
+// WaitHealthy polls GET clientURL/health until it answers {"health":"true"}, the process
+// exits, or timeout passes.
+func (p *Process) WaitHealthy(clientURL string, timeout time.Duration) error {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done == nil {
+		return ErrNotRunning
+	}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		ok, err := healthy(clientURL)
+		if ok {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("procs: %s not healthy after %v: %v", p.Name, timeout, last)
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("procs: %s exited while waiting for health: %v", p.Name, p.ExitState())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func healthy(clientURL string) (bool, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(clientURL + "/health")
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Health string `json:"health"`
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &h); err != nil {
+		return false, fmt.Errorf("health %d %q: %v", resp.StatusCode, body, err)
+	}
+	if resp.StatusCode != http.StatusOK || h.Health != "true" {
+		return false, fmt.Errorf("health %d %q", resp.StatusCode, body)
+	}
+	return true, nil
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Process) Kill() error {
+	return p.signalAndWait(syscall.SIGKILL, DefaultStopTimeout)
+}
+
+// Stop sends SIGTERM (graceful shutdown) and waits for the process to exit. When it has not
+// exited after DefaultStopTimeout it is killed and Stop reports the hang as an error.
+func (p *Process) Stop() error {
+	err := p.signalAndWait(syscall.SIGTERM, DefaultStopTimeout)
+	if err != nil && !errors.Is(err, ErrNotRunning) {
+		_ = p.signalAndWait(syscall.SIGKILL, DefaultStopTimeout)
+	}
+	return err
+}
+
+// Pause stops the process in its tracks (SIGSTOP): it keeps its sockets but answers nothing.
+func (p *Process) Pause() error { return p.signalOnly(syscall.SIGSTOP) }
+
+// Resume lets a paused process go on (SIGCONT).
+func (p *Process) Resume() error { return p.signalOnly(syscall.SIGCONT) }
+
+func (p *Process) signalOnly(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return ErrNotRunning
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	p.paused = sig == syscall.SIGSTOP
+	return nil
+}
+
+func (p *Process) signalAndWait(sig syscall.Signal, timeout time.Duration) error {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	if cmd != nil && p.paused {
+		// A stopped process would hold SIGTERM until it is continued.
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		p.paused = false
+	}
+	p.mu.Unlock()
+	if cmd == nil {
+		return ErrNotRunning
+	}
+	select {
+	case <-done:
+		return ErrNotRunning
+	default:
+	}
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("procs: %s did not exit within %v of %v", p.Name, timeout, sig)
+	}
+}
+
+// LogTail returns the last lines of the process's output across all launches.
+func (p *Process) LogTail(lines int) string {
+	f, err := os.Open(p.LogPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	defer f.Close()
+	var ring []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		ring = append(ring, sc.Text())
+		if len(ring) > lines {
+			ring = ring[1:]
+		}
+	}
+	return strings.Join(ring, "\n")
+}
+
+// Close kills the process if it runs and closes its log.
+func (p *Process) Close() {
+	if p.Running() {
+		_ = p.Kill()
+	}
+	p.mu.Lock()
+	if p.logFile != nil {
+		p.logFile.Close()
+		p.logFile = nil
+	}
+	p.mu.Unlock()
+}
