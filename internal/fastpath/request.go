@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 )
 
 // request is a connection's reusable request: the *http.Request handed to the handler and
@@ -175,7 +176,7 @@ func plainTarget(t []byte) bool {
 	for _, c := range t {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case bytes.IndexByte([]byte("-._~/!$&'()*+,;=:@?"), c) >= 0:
+		case strings.IndexByte("-._~/!$&'()*+,;=:@?", c) >= 0:
 		default:
 			return false
 		}
@@ -208,7 +209,7 @@ func isTokenByte(c byte) bool {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
 	}
-	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 func parseLength(v []byte) (int64, bool) {
