@@ -62,6 +62,14 @@ func (p *Process) ExitState() *os.ProcessState {
 	return p.exit
 }
 
+// Launches counts the times the process was started, so a test can tell that something
+// happened without a restart.
+func (p *Process) Launches() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.launches
+}
+
 // Launch starts the process without waiting for it to become healthy (a cluster member cannot
 // be healthy until a quorum is up).
 func (p *Process) Launch() error {
