@@ -57,6 +57,7 @@ func buildTLS(c Config) (tlsConfigs, error) {
 	}
 	if clientTLS {
 		info := c.ClientTLS
+		info.Logger = c.Logger.With("port", "client")
 		if info.Empty() {
 			if err := autoCert(&info, filepath.Join(c.DataDir, "fixtures", "client"), c.ListenClientURLs, c.AdvertiseClientURLs); err != nil {
 				return out, fmt.Errorf("--auto-tls: %v", err)
@@ -70,6 +71,7 @@ func buildTLS(c Config) (tlsConfigs, error) {
 	}
 	if scheme(c.ListenPeerURLs[0]) == "https" {
 		info := c.PeerTLS
+		info.Logger = c.Logger.With("port", "peer")
 		if info.Empty() {
 			if err := autoCert(&info, filepath.Join(c.DataDir, "fixtures", "peer"), c.ListenPeerURLs, c.InitialAdvertisePeerURLs); err != nil {
 				return out, fmt.Errorf("--peer-auto-tls: %v", err)
