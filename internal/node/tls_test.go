@@ -161,6 +161,14 @@ func TestJoinTLSCluster(t *testing.T) {
 	if err != nil || r.Err != nil || r.Node.Value != "yes" {
 		t.Fatalf("write through the joined member: %v %+v", err, r)
 	}
+	// A member change sent to a follower is forwarded to the leader as an HTTP request over
+	// the peer port's TLS.
+	follower := c.Followers()[0]
+	third := c.AddMember(t, follower.Index, false)
+	testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		_, err := c.Put(third.Index, "/joined-third", "yes")
+		return err
+	})
 }
 
 // --peer-cert-allowed-cn refuses a peer whose verified certificate carries another common
