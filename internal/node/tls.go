@@ -23,6 +23,9 @@ func (c *Config) validateTLS() error {
 	if c.ClientTLS.ClientCertAuth && c.ClientTLS.TrustedCAFile == "" {
 		return fmt.Errorf("--client-cert-auth needs --trusted-ca-file: %w", tlsconf.ErrNoTrustedCA)
 	}
+	if len(c.ListenPeerURLs) == 0 {
+		return fmt.Errorf("--listen-peer-urls is empty")
+	}
 	peerTLS := scheme(c.ListenPeerURLs[0]) == "https"
 	for _, u := range append(append([]string(nil), c.ListenPeerURLs...), c.InitialAdvertisePeerURLs...) {
 		if (scheme(u) == "https") != peerTLS {
