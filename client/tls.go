@@ -20,6 +20,7 @@ type TLSBuilder struct {
 	name      string
 	protocols []string
 	ciphers   []string
+	insecure  bool
 }
 
 // WithTLSConfigOf makes the client speak TLS to every node: it dials https:// URLs only and
@@ -62,6 +63,11 @@ func (b *TLSBuilder) Ciphers(names ...string) *TLSBuilder {
 	b.ciphers = append([]string(nil), names...)
 	return b
 }
+
+// InsecureSkipVerify(true) accepts any certificate from any node: the connection is encrypted
+// but nobody checks whom it reaches. It is for trying things out (cairnctl's
+// --insecure-skip-tls-verify); TLSName and the nodes' names are then not verified.
+func (b *TLSBuilder) InsecureSkipVerify(skip bool) *TLSBuilder { b.insecure = skip; return b }
 
 // Done returns to the cluster definition.
 func (b *TLSBuilder) Done() *ClusterDefinition { return b.def }
@@ -129,6 +135,7 @@ func (b *TLSBuilder) config() (*tls.Config, error) {
 	if b.name != "" && !validName(b.name) {
 		return nil, fmt.Errorf("%w: TLS name %q", ErrInvalidArgument, b.name)
 	}
+	cfg.InsecureSkipVerify = b.insecure
 	// Reconnecting to a node resumes the session instead of a full handshake.
 	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	return cfg, nil
