@@ -142,3 +142,59 @@ func TestHTTPSWithoutCertificateRefused(t *testing.T) {
 		})
 	}
 }
+
+// A member joins a TLS cluster (member add, then --initial-cluster-state existing): the join
+// handshake, raft and the relay all run over TLS.
+func TestJoinTLSCluster(t *testing.T) {
+	set := tlstest.NewSet(t, "app")
+	c := testcluster.New(t, 1, testcluster.WithTLS(testcluster.TLS{Set: set, Client: true, Peer: true}))
+	m := c.AddMember(t, 0, false)
+	if !strings.HasPrefix(m.PeerURL, "https://") {
+		t.Fatalf("joined member on %s", m.PeerURL)
+	}
+	testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		_, err := c.Put(m.Index, "/joined", "yes")
+		return err
+	})
+	r, err := c.Get(0, "/joined", nil)
+	if err != nil || r.Err != nil || r.Node.Value != "yes" {
+		t.Fatalf("write through the joined member: %v %+v", err, r)
+	}
+}
+
+// --peer-cert-allowed-cn refuses a peer whose verified certificate carries another common
+// name; --client-cert-allowed-hostname refuses a client certificate not valid for the host.
+func TestAllowedCNAndHostname(t *testing.T) {
+	set := tlstest.NewSet(t, "app")
+	c := testcluster.New(t, 1, testcluster.WithTLS(testcluster.TLS{Set: set, Client: true, Peer: true}),
+		testcluster.WithConfig(func(i int, cfg *node.Config) {
+			cfg.PeerTLS.AllowedCN = "cairn-member"
+			cfg.ClientTLS.AllowedHostname = "app.example"
+		}))
+	m := c.Members[0]
+	get := func(u string, cert *tlstest.Pair) error {
+		cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: set.CA.Pool(), Certificates: []tls.Certificate{cert.TLS(t)}}}}
+		resp, err := cl.Get(u)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", resp.Status)
+		}
+		return nil
+	}
+	if err := get(m.PeerURL+server.ClusterPath, set.Member); err != nil {
+		t.Fatalf("peer with the allowed CN: %v", err)
+	}
+	if err := get(m.PeerURL+server.ClusterPath, set.CA.Issue(t, tlstest.Leaf{CN: "intruder"})); err == nil {
+		t.Fatal("peer with another CN got through --peer-cert-allowed-cn")
+	}
+	if err := get(m.ClientURL+"/v2/keys/", set.CA.Issue(t, tlstest.Leaf{CN: "app", Hosts: []string{"app.example"}})); err != nil {
+		t.Fatalf("client certificate for the allowed hostname: %v", err)
+	}
+	if err := get(m.ClientURL+"/v2/keys/", set.Client); err == nil {
+		t.Fatal("client certificate for another hostname got through --client-cert-allowed-hostname")
+	}
+}
