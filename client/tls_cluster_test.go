@@ -64,6 +64,17 @@ func TestTLSVerifiesEveryNodeByName(t *testing.T) {
 				t.Fatalf("%+v: want the mapped https address", n)
 			}
 		}
+		ms, err := cl.Members().All(ctx)
+		if err != nil || len(ms) != 3 {
+			t.Fatalf("members: %+v %v", ms, err)
+		}
+		for _, m := range ms {
+			name := m.ServerName + ".cairn.test"
+			if len(m.URLs) != 1 || !strings.HasPrefix(m.URLs[0], "https://"+name+":") || m.URL != m.URLs[0] ||
+				len(m.AlternateURLs) != 1 || !strings.HasPrefix(m.AlternateURLs[0], "https://127.0.0.1:") {
+				t.Fatalf("member %+v: want its advertised and alternate URLs listed", m)
+			}
+		}
 		s := cl.CreateSession(client.DefaultBehavior)
 		if _, err := s.Put(ctx, "/tls/k", "v"); err != nil {
 			t.Fatal(err)
