@@ -1,0 +1,247 @@
+package directory
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+const (
+	testSuffix = "dc=cairn,dc=test"
+	testAdmin  = "cn=admin," + testSuffix
+	testRootPW = "admin-secret"
+)
+
+// slapd is a real OpenLDAP server (Debian's slapd) started for one test on
+// loopback, with plain LDAP (for StartTLS) and LDAPS ports and a CA made by
+// the test.
+type slapd struct {
+	dir        string
+	caFile     string
+	ldapURL    string
+	ldapsURL   string
+	cmd        *exec.Cmd
+	adminConns []*ldap.Conn
+}
+
+func startSlapd(t *testing.T) *slapd {
+	t.Helper()
+	bin, err := exec.LookPath("slapd")
+	if err != nil {
+		bin = "/usr/sbin/slapd"
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("slapd is not installed: run scripts/deps.sh (Debian package slapd)")
+		}
+	}
+	dir := t.TempDir()
+	s := &slapd{dir: dir, caFile: filepath.Join(dir, "ca.pem")}
+	writeTestPKI(t, dir)
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile %[1]s/slapd.pid
+TLSCACertificateFile %[1]s/ca.pem
+TLSCertificateFile %[1]s/server.pem
+TLSCertificateKeyFile %[1]s/server.key
+database mdb
+maxsize 16777216
+suffix "%[2]s"
+rootdn "%[3]s"
+rootpw %[4]s
+directory %[1]s/db
+access to attrs=userPassword by anonymous auth by * none
+access to * by * read
+`, dir, testSuffix, testAdmin, testRootPW)
+	confPath := filepath.Join(dir, "slapd.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 0; ; attempt++ {
+		p1, p2 := freePort(t), freePort(t)
+		s.ldapURL = "ldap://127.0.0.1:" + strconv.Itoa(p1)
+		s.ldapsURL = "ldaps://127.0.0.1:" + strconv.Itoa(p2)
+		s.cmd = exec.Command(bin, "-f", confPath, "-h", s.ldapURL+"/ "+s.ldapsURL+"/", "-d", "0")
+		logf, err := os.Create(filepath.Join(dir, "slapd.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.cmd.Stdout, s.cmd.Stderr = logf, logf
+		if err := s.cmd.Start(); err != nil {
+			t.Fatalf("start slapd: %v", err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- s.cmd.Wait() }()
+		if s.waitReady(exited) {
+			t.Cleanup(func() {
+				s.cmd.Process.Kill()
+				<-exited
+			})
+			break
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "slapd.log"))
+		if attempt == 3 {
+			t.Fatalf("slapd did not start:\n%s", log)
+		}
+		// Most likely a port taken between picking and binding: try others.
+		s.cmd.Process.Kill()
+	}
+	s.load(t)
+	return s
+}
+
+func (s *slapd) waitReady(exited <-chan error) bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := ldap.DialURL(s.ldapURL); err == nil {
+			err = c.Bind(testAdmin, testRootPW)
+			c.Close()
+			if err == nil {
+				return true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func (s *slapd) admin(t *testing.T) *ldap.Conn {
+	t.Helper()
+	c, err := ldap.DialURL(s.ldapURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bind(testAdmin, testRootPW); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// load adds the people and groups the tests log in with: alice (groups app
+// and ops, one posixGroup by uid and one groupOfNames by DN), bob (no
+// group), a search account, and two entries sharing uid=twin.
+func (s *slapd) load(t *testing.T) {
+	c := s.admin(t)
+	add := func(dn string, attrs map[string][]string) {
+		r := ldap.NewAddRequest(dn, nil)
+		for k, v := range attrs {
+			r.Attribute(k, v)
+		}
+		if err := c.Add(r); err != nil {
+			t.Fatalf("add %s: %v", dn, err)
+		}
+	}
+	add(testSuffix, map[string][]string{"objectClass": {"dcObject", "organization"}, "dc": {"cairn"}, "o": {"Cairn"}})
+	add("ou=people,"+testSuffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}})
+	add("ou=groups,"+testSuffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"groups"}})
+	person := func(uid, pw, ou string) {
+		add("uid="+uid+","+ou, map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {uid},
+			"cn": {uid}, "sn": {uid}, "userPassword": {pw}})
+	}
+	person("alice", "alice-pw", "ou=people,"+testSuffix)
+	person("bob", "bob-pw", "ou=people,"+testSuffix)
+	person("search", "search-pw", "ou=people,"+testSuffix)
+	person("twin", "twin-pw", "ou=people,"+testSuffix)
+	add("ou=more,ou=people,"+testSuffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"more"}})
+	person("twin", "twin-pw", "ou=more,ou=people,"+testSuffix)
+	add("cn=app,ou=groups,"+testSuffix, map[string][]string{"objectClass": {"posixGroup"}, "cn": {"app"},
+		"gidNumber": {"1000"}, "memberUid": {"alice"}})
+	add("cn=ops,ou=groups,"+testSuffix, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"ops"},
+		"member": {"uid=alice,ou=people," + testSuffix}})
+}
+
+// setPassword changes a user's password as the directory's administrator.
+func (s *slapd) setPassword(t *testing.T, uid, pw string) {
+	c := s.admin(t)
+	m := ldap.NewModifyRequest("uid="+uid+",ou=people,"+testSuffix, nil)
+	m.Replace("userPassword", []string{pw})
+	if err := c.Modify(m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// writeTestPKI writes ca.pem and a server certificate for 127.0.0.1
+// (server.pem, server.key), and other-ca.pem, a CA that signed nothing here.
+func writeTestPKI(t *testing.T, dir string) {
+	t.Helper()
+	ca, caKey := newCA(t, "cairn test ldap CA")
+	other, _ := newCA(t, "unrelated CA")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", ca.Raw)
+	write("other-ca.pem", "CERTIFICATE", other.Raw)
+	write("server.pem", "CERTIFICATE", der)
+	write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+func newCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
