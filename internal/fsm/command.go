@@ -17,6 +17,9 @@ const (
 	CmdMemberSet    CommandType = 5
 	CmdMemberRemove CommandType = 6
 	CmdNoop         CommandType = 7
+	// CmdAuth changes users, roles or the enabled flag; Value holds the
+	// auth.Command's own encoding.
+	CmdAuth CommandType = 8
 )
 
 func (t CommandType) String() string {
@@ -35,11 +38,13 @@ func (t CommandType) String() string {
 		return "memberRemove"
 	case CmdNoop:
 		return "noop"
+	case CmdAuth:
+		return "auth"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
 
-func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdNoop }
+func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdAuth }
 
 // encodingVersion is the second byte of every entry. A replica that meets a
 // version it does not know refuses the entry (a Result error) rather than

@@ -16,10 +16,12 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/store"
 )
 
@@ -28,6 +30,7 @@ import (
 // committed entry, identical on every replica, not a replication failure.
 type Result struct {
 	Event *store.Event
+	Auth  auth.Result // what a CmdAuth produced
 	Err   error
 }
 
@@ -38,6 +41,7 @@ var ErrNoMember = errors.New("fsm: member command without member")
 type FSM struct {
 	st      *store.Store
 	applied appliedTracker
+	auth    atomic.Pointer[auth.State] // replaced whole by each auth command
 
 	mu      sync.RWMutex // guards members; Apply writes, HTTP readers read
 	members map[uint64]Member
@@ -45,7 +49,9 @@ type FSM struct {
 
 // New returns an FSM applying to st.
 func New(st *store.Store) *FSM {
-	return &FSM{st: st, members: map[uint64]Member{}}
+	f := &FSM{st: st, members: map[uint64]Member{}}
+	f.auth.Store(auth.Empty())
+	return f
 }
 
 // Store returns the keyspace, for reads.
@@ -100,12 +106,12 @@ func cloneMember(m Member) Member {
 // Apply applies one committed command entry. A malformed entry yields a
 // Result error on every replica alike; it never panics.
 func (f *FSM) Apply(l *raft.Log) interface{} {
-	res := f.apply(l.Data)
+	res := f.apply(l.Data, l.Index)
 	f.applied.advance(l.Index)
 	return res
 }
 
-func (f *FSM) apply(data []byte) *Result {
+func (f *FSM) apply(data []byte, index uint64) *Result {
 	c, err := Unmarshal(data)
 	if err != nil {
 		return &Result{Err: err}
@@ -142,6 +148,8 @@ func (f *FSM) apply(data []byte) *Result {
 		return &Result{}
 	case CmdNoop:
 		return &Result{}
+	case CmdAuth:
+		return f.applyAuth(c, index)
 	}
 	// Unmarshal accepts only known types.
 	return &Result{Err: fmt.Errorf("%w: unhandled type %v", ErrMalformed, c.Type)}
