@@ -21,15 +21,15 @@ func AuthCommand(c *auth.Command) (*Command, error) {
 
 // applyAuth runs on the apply goroutine only, so the load-apply-store below
 // never races with another writer.
-func (f *FSM) applyAuth(c *Command, index uint64) *Result {
+func (f *FSM) applyAuth(c *Command, index uint64) Result {
 	var ac auth.Command
 	if err := ac.UnmarshalBinary([]byte(c.Value)); err != nil {
-		return &Result{Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
+		return Result{Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
 	}
 	next, res, err := f.auth.Load().Apply(&ac, index)
 	if err != nil {
-		return &Result{Err: err}
+		return Result{Err: err}
 	}
 	f.auth.Store(next)
-	return &Result{Auth: res}
+	return Result{Auth: res}
 }
