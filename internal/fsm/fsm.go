@@ -225,10 +225,11 @@ var _ raft.BatchingFSM = (*FSM)(nil)
 // Restore replaces the whole state with a snapshot written by Persist.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	idx, members, err := f.restore(rc)
+	idx, members, as, err := f.restore(rc)
 	if err != nil {
 		return err
 	}
+	f.auth.Store(as)
 	f.mu.Lock()
 	f.members = members
 	f.mu.Unlock()

@@ -182,7 +182,7 @@ func TestRestoreRejectsBadStreams(t *testing.T) {
 	bad := map[string][]byte{
 		"empty":          nil,
 		"bad magic":      append([]byte("XAIRNSNP"), good[8:]...),
-		"future version": append(append([]byte(snapshotMagic), 2), good[9:]...),
+		"future version": append(append([]byte(snapshotMagic), snapshotVersion+1), good[9:]...),
 		"short header":   good[:12],
 		"member cut":     good[:20],
 		"huge member":    append(append([]byte{}, good[:17]...), 1, 0xff, 0xff, 0xff, 0x7f),
