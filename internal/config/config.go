@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/node"
+	"github.com/cairn-io/cairn/internal/tlsconf"
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 )
@@ -48,6 +49,28 @@ type Flags struct {
 	LogFormat   string
 	LogLevel    string
 	EnablePprof bool
+
+	// Client port TLS, named as etcd's flags.
+	CertFile                  string
+	KeyFile                   string
+	TrustedCAFile             string
+	ClientCertAuth            bool
+	AutoTLS                   bool
+	ClientCRLFile             string
+	ClientCertAllowedHostname string
+	// Peer port TLS.
+	PeerCertFile            string
+	PeerKeyFile             string
+	PeerTrustedCAFile       string
+	PeerClientCertAuth      bool
+	PeerAutoTLS             bool
+	PeerCertAllowedCN       string
+	PeerCRLFile             string
+	PeerCertAllowedHostname string
+	// Both ports.
+	CipherSuites  []string
+	TLSMinVersion string
+	TLSMaxVersion string
 }
 
 // Register defines the flags on fs.
@@ -79,6 +102,25 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.EnablePprof, "enable-pprof", false, "serve Go's runtime profiles under /debug/pprof/ on the client port, as etcd does")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+
+	fs.StringVar(&f.CertFile, "cert-file", "", "client port TLS certificate (PEM), re-read when the file changes")
+	fs.StringVar(&f.KeyFile, "key-file", "", "client port TLS key (PEM), re-read when the file changes")
+	fs.StringVar(&f.TrustedCAFile, "trusted-ca-file", "", "CA certificates (PEM) that client certificates must be signed by")
+	fs.BoolVar(&f.ClientCertAuth, "client-cert-auth", false, "refuse clients without a certificate signed by --trusted-ca-file")
+	fs.BoolVar(&f.AutoTLS, "auto-tls", false, "serve https:// client URLs with a self-signed certificate made in the data directory")
+	fs.StringVar(&f.ClientCRLFile, "client-crl-file", "", "certificate revocation list (PEM or DER): client certificates listed in it are refused")
+	fs.StringVar(&f.ClientCertAllowedHostname, "client-cert-allowed-hostname", "", "accept only client certificates valid for this hostname")
+	fs.StringVar(&f.PeerCertFile, "peer-cert-file", "", "peer port TLS certificate (PEM), used both to serve and to dial; re-read when the file changes")
+	fs.StringVar(&f.PeerKeyFile, "peer-key-file", "", "peer port TLS key (PEM), re-read when the file changes")
+	fs.StringVar(&f.PeerTrustedCAFile, "peer-trusted-ca-file", "", "CA certificates (PEM) that other members' certificates must be signed by")
+	fs.BoolVar(&f.PeerClientCertAuth, "peer-client-cert-auth", false, "refuse peers without a certificate signed by --peer-trusted-ca-file")
+	fs.BoolVar(&f.PeerAutoTLS, "peer-auto-tls", false, "serve and dial https:// peer URLs with a self-signed certificate made in the data directory (encrypts, does not authenticate)")
+	fs.StringVar(&f.PeerCertAllowedCN, "peer-cert-allowed-cn", "", "accept only peer certificates with this common name")
+	fs.StringVar(&f.PeerCRLFile, "peer-crl-file", "", "certificate revocation list (PEM or DER): peer certificates listed in it are refused")
+	fs.StringVar(&f.PeerCertAllowedHostname, "peer-cert-allowed-hostname", "", "accept only peer certificates valid for this hostname")
+	fs.StringSliceVar(&f.CipherSuites, "cipher-suites", nil, "TLS 1.2 cipher suites allowed on both ports, by Go's (and etcd's) names (default: Go's)")
+	fs.StringVar(&f.TLSMinVersion, "tls-min-version", "TLS1.2", "lowest TLS version on both ports: TLS1.2 or TLS1.3")
+	fs.StringVar(&f.TLSMaxVersion, "tls-max-version", "", "highest TLS version on both ports: TLS1.2 or TLS1.3 (default: the highest Go supports)")
 }
 
 // EnvName is the environment variable for a flag: --data-dir is CAIRN_DATA_DIR.
@@ -199,6 +241,14 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		ElectionTimeout: et,
 		SnapshotCount:   f.SnapshotCount, SnapshotInterval: f.SnapshotInterval,
 		Logger: log,
+		ClientTLS: tlsconf.Info{CertFile: f.CertFile, KeyFile: f.KeyFile, TrustedCAFile: f.TrustedCAFile,
+			ClientCertAuth: f.ClientCertAuth, CRLFile: f.ClientCRLFile, AllowedHostname: f.ClientCertAllowedHostname,
+			CipherSuites: f.CipherSuites, MinVersion: f.TLSMinVersion, MaxVersion: f.TLSMaxVersion},
+		PeerTLS: tlsconf.Info{CertFile: f.PeerCertFile, KeyFile: f.PeerKeyFile, TrustedCAFile: f.PeerTrustedCAFile,
+			ClientCertAuth: f.PeerClientCertAuth, CRLFile: f.PeerCRLFile, AllowedCN: f.PeerCertAllowedCN,
+			AllowedHostname: f.PeerCertAllowedHostname,
+			CipherSuites:    f.CipherSuites, MinVersion: f.TLSMinVersion, MaxVersion: f.TLSMaxVersion},
+		AutoTLS: f.AutoTLS, PeerAutoTLS: f.PeerAutoTLS,
 	}
 	c.Defaults()
 	return c, c.Validate()

@@ -9,4 +9,8 @@
 // the target, an oversize header block or body, a method or path the caller does not mark fast)
 // goes to net/http untouched, which then owns that connection for the rest of its life. The
 // handler is the same http.Handler either way, so answers do not depend on the path taken.
+//
+// Behind a TLS listener it completes the handshake first and gives the handler the
+// connection's TLS state on both paths (net/http alone would drop it for a handed-over
+// connection), so the verified client certificate is seen wherever a request is served.
 package fastpath

@@ -2,6 +2,7 @@ package fastpath
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"sync"
 )
@@ -57,7 +58,8 @@ func (l *handoffListener) Addr() net.Addr { return l.addr }
 // handoffConn replays what the fast path buffered before reading on.
 type handoffConn struct {
 	net.Conn
-	r *bufio.Reader
+	r   *bufio.Reader
+	tls *tls.ConnectionState // nil on a plain connection
 }
 
 func (c *handoffConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -3,6 +3,7 @@ package fastpath
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -70,6 +71,7 @@ func (s *Server) init(addr net.Addr) {
 		}
 		s.conns = make(map[*conn]struct{})
 		s.handed = newHandoffListener(addr)
+		keepTLSState(s.Fallback)
 		s.fallback = make(chan error, 1)
 		go func() { s.fallback <- s.Fallback.Serve(s.handed) }()
 	})
@@ -135,7 +137,7 @@ func (s *Server) forget(c *conn) {
 // handOver gives c, with the bytes already buffered, to the net/http server for good.
 func (s *Server) handOver(c *conn) {
 	_ = c.nc.SetDeadline(time.Time{})
-	if !s.handed.deliver(&handoffConn{Conn: c.nc, r: c.br}) {
+	if !s.handed.deliver(&handoffConn{Conn: c.nc, r: c.br, tls: c.req.base.TLS}) {
 		c.nc.Close()
 	}
 }
@@ -230,8 +232,15 @@ func (c *conn) serve() {
 		}
 		s.forget(c)
 	}()
-	c.br = bufio.NewReaderSize(c.nc, s.HeaderBufferBytes)
 	c.req.init(s.BaseContext, c.nc.RemoteAddr().String())
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		state, ok := c.handshake(tc)
+		if !ok {
+			return
+		}
+		c.req.base.TLS = state
+	}
+	c.br = bufio.NewReaderSize(c.nc, s.HeaderBufferBytes)
 	c.resp.init()
 	for {
 		if s.closing.Load() {

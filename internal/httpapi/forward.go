@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -25,12 +26,14 @@ type forwarder struct {
 // own deadline bounds the total.
 const retryPause = 20 * time.Millisecond
 
-func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error), rc *relay.Client) *forwarder {
+func newForwarder(b Backend, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error),
+	peerTLS *tls.Config, rc *relay.Client) *forwarder {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	}
 	tr := &http.Transport{
 		DialContext:         dial,
+		TLSClientConfig:     peerTLS,
 		MaxIdleConns:        1024,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,

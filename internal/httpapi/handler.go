@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,6 +78,8 @@ type Config struct {
 	Registry       *prometheus.Registry
 	// PeerDial opens connections to other members (nil: the standard dialer).
 	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PeerTLS, when set, is the client side of TLS to other members' peer ports.
+	PeerTLS *tls.Config
 	// Relay carries a follower's keys writes to the leader (nil: they go as HTTP requests,
 	// like the members API's). The caller owns it and closes it.
 	Relay *relay.Client
@@ -125,7 +128,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	}
 	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux(),
 		nodeName: []string{b.Name()}, clusterID: []string{idString(b.ClusterID())}}
-	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial, cfg.Relay)
+	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial, cfg.PeerTLS, cfg.Relay)
 	h.metrics = newMetrics(cfg.Registry, b)
 	h.registerCluster()
 	if peer {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/internal/httpapi"
+	"github.com/cairn-io/cairn/internal/tlsconf"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -50,6 +51,14 @@ type Config struct {
 	Registry *prometheus.Registry
 	// EnablePprof serves /debug/pprof/ on the client port.
 	EnablePprof bool
+
+	// ClientTLS and PeerTLS are the TLS settings of https:// client and peer URLs (etcd's
+	// --cert-file ... and --peer-cert-file ... flags). AutoTLS and PeerAutoTLS make a
+	// self-signed certificate in the data directory instead, when no certificate is given.
+	ClientTLS   tlsconf.Info
+	PeerTLS     tlsconf.Info
+	AutoTLS     bool
+	PeerAutoTLS bool
 
 	// PeerDial, when set, opens every connection to another member (raft and peer HTTP);
 	// internal/testcluster routes them through its switchable network to cut partitions.
@@ -139,6 +148,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%s: %v", group.flag, err)
 			}
 		}
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	cluster, err := ParseInitialCluster(c.InitialCluster)
 	if err != nil {

@@ -76,6 +76,10 @@ func Start(cfg Config) (n *Node, err error) {
 		}
 	}()
 
+	tlsCfgs, err := buildTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	peerLn := cfg.PeerListener
 	if peerLn == nil {
 		if peerLn, err = listen(cfg.ListenPeerURLs[0]); err != nil {
@@ -84,14 +88,14 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	closers = append(closers, func() { peerLn.Close() })
 	if cfg.ClientListener != nil {
-		n.clientLns = []net.Listener{cfg.ClientListener}
+		n.clientLns = []net.Listener{listenerFor(cfg.ClientListener, cfg.ListenClientURLs[0], tlsCfgs.client)}
 	} else {
 		for _, u := range cfg.ListenClientURLs {
 			ln, err := listen(u)
 			if err != nil {
 				return nil, fmt.Errorf("--listen-client-urls: %v", err)
 			}
-			n.clientLns = append(n.clientLns, ln)
+			n.clientLns = append(n.clientLns, listenerFor(ln, u, tlsCfgs.client))
 		}
 	}
 	closers = append(closers, func() {
@@ -105,7 +109,7 @@ func Start(cfg Config) (n *Node, err error) {
 		n.cfg.PeerDial = cfg.PeerDial
 	}
 	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
-		DialContext: cfg.PeerDial}}
+		DialContext: cfg.PeerDial, TLSClientConfig: tlsCfgs.peerClient}}
 	bootstrap, err := n.resolveIdentity(peerClient)
 	if err != nil {
 		return nil, err
@@ -131,6 +135,7 @@ func Start(cfg Config) (n *Node, err error) {
 		TrailingLogs: cfg.TrailingLogs, HeartbeatTimeout: cfg.ElectionTimeout,
 		ElectionTimeout: cfg.ElectionTimeout, Logger: log, FSM: n.fsm,
 		AppliedIndex: n.fsm.AppliedIndex, Dial: cfg.PeerDial, ForceNewCluster: cfg.ForceNewCluster,
+		TLS: tlsCfgs.peerServer, DialTLS: tlsCfgs.peerClient,
 	})
 	if err != nil {
 		return nil, err
@@ -162,7 +167,7 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	closers = append(closers, n.stopQuorum)
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, Relay: n.relay}
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, PeerTLS: tlsCfgs.peerClient, Relay: n.relay}
 	var client http.Handler = httpapi.New(n.server, hcfg)
 	if cfg.EnablePprof {
 		client = withPprof(client)
@@ -275,7 +280,7 @@ func (n *Node) Stop() error {
 // ClientURLs are the advertised client URLs, with the real port when a test listened on port 0.
 func (n *Node) ClientURLs() []string {
 	if n.cfg.ClientListener != nil {
-		return []string{"http://" + n.cfg.ClientListener.Addr().String()}
+		return []string{scheme(n.cfg.ListenClientURLs[0]) + "://" + n.cfg.ClientListener.Addr().String()}
 	}
 	return n.cfg.AdvertiseClientURLs
 }

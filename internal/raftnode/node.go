@@ -70,7 +70,10 @@ type Config struct {
 	Dir       string       // holds wal/ (raft log and stable store) and snapshots/
 	Listener  net.Listener // the peer port; the Node owns it from New on
 	Advertise string       // host:port others dial; default Listener.Addr()
-	TLS       *tls.Config  // wraps both raft and peer HTTP when set
+	TLS       *tls.Config  // wraps the peer port (raft, relay and peer HTTP) when set
+	// DialTLS is the client side of the connections this node opens to other members (raft
+	// and relay); nil uses TLS for both sides.
+	DialTLS   *tls.Config
 	Bootstrap []raft.Server
 	// ForceNewCluster rewrites an existing member's configuration to itself alone
 	// (disaster recovery after losing the majority for good).
@@ -196,7 +199,7 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.Advertise == "" {
 		advertise = cfg.Listener.Addr()
 	}
-	stream := &streamLayer{muxView: n.mux.raft, advertise: advertise, tls: cfg.TLS, dial: cfg.Dial}
+	stream := &streamLayer{muxView: n.mux.raft, advertise: advertise, tls: cfg.dialTLS(), dial: cfg.Dial}
 	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: transportPool,
@@ -290,11 +293,18 @@ func (n *Node) PeerHTTPListener() net.Listener { return n.mux.http }
 func (n *Node) RelayListener() net.Listener { return n.mux.relay }
 
 // DialRelay opens a write-relay connection to the member whose peer port is
-// at addr (host:port), through Config.Dial and Config.TLS like raft's own
+// at addr (host:port), through Config.Dial and Config.DialTLS like raft's own
 // connections. The deadline of ctx bounds the dial and the TLS handshake's
 // first write.
 func (n *Node) DialRelay(ctx context.Context, addr string) (net.Conn, error) {
-	return dialMarked(ctx, n.cfg.Dial, n.cfg.TLS, addr, relayMarker)
+	return dialMarked(ctx, n.cfg.Dial, n.cfg.dialTLS(), addr, relayMarker)
+}
+
+func (c *Config) dialTLS() *tls.Config {
+	if c.DialTLS != nil {
+		return c.DialTLS
+	}
+	return c.TLS
 }
 
 // Apply proposes cmd and waits until it is committed and applied, returning

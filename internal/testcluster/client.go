@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/cairn-io/cairn/api"
 )
@@ -34,8 +33,6 @@ type KeyNode struct {
 	CreatedIndex  uint64     `json:"createdIndex"`
 }
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
-
 // Do sends a keys request to member i: method, key, query and form parameters.
 func (c *Cluster) Do(i int, method, key string, query, form url.Values) (*Response, error) {
 	u := c.member(i).ClientURL + "/v2/keys" + key
@@ -53,7 +50,7 @@ func (c *Cluster) Do(i int, method, key string, query, form url.Values) (*Respon
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
 	}

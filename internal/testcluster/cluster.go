@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ type Cluster struct {
 	net     *network
 	opts    options
 	logs    *lockedBuffer
+	http    *http.Client
 }
 
 // Member is one node slot; its node is nil while it is down.
@@ -41,6 +43,7 @@ type Member struct {
 type options struct {
 	electionTimeout time.Duration
 	configure       func(i int, c *node.Config)
+	tls             *TLS
 }
 
 // Option changes how a cluster's nodes are configured.
@@ -71,6 +74,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 	for _, o := range opts {
 		o(&c.opts)
 	}
+	c.http = c.newHTTPClient()
 	dir := t.TempDir()
 	var initial []string
 	clientLns := make([]net.Listener, n)
@@ -79,8 +83,8 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		clientLns[i] = mustListen(t, "127.0.0.1:0")
 		peerLns[i] = mustListen(t, "127.0.0.1:0")
 		m := &Member{Index: i, Name: fmt.Sprintf("n%d", i+1),
-			ClientURL: "http://" + clientLns[i].Addr().String(),
-			PeerURL:   "http://" + peerLns[i].Addr().String(),
+			ClientURL: c.clientScheme() + "://" + clientLns[i].Addr().String(),
+			PeerURL:   c.peerScheme() + "://" + peerLns[i].Addr().String(),
 			DataDir:   filepath.Join(dir, fmt.Sprintf("n%d", i+1))}
 		c.net.register(peerLns[i].Addr().String(), i)
 		c.Members = append(c.Members, m)
@@ -124,8 +128,9 @@ func (c *Cluster) baseConfig(m *Member, initialCluster, state string) node.Confi
 		ListenPeerURLs: []string{m.PeerURL}, InitialAdvertisePeerURLs: []string{m.PeerURL},
 		InitialCluster: initialCluster, InitialClusterState: state, InitialClusterToken: "testcluster",
 		ElectionTimeout: c.opts.electionTimeout, RequestTimeout: 5 * time.Second,
-		Logger:   slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", m.Name),
-		PeerDial: c.net.dialFrom(m.Index),
+		Logger:    slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", m.Name),
+		PeerDial:  c.net.dialFrom(m.Index),
+		ClientTLS: c.opts.tls.clientInfo(), PeerTLS: c.opts.tls.peerInfo(),
 	}
 }
 
@@ -252,11 +257,11 @@ func (c *Cluster) RestartWith(i int, change func(*node.Config)) {
 	CheckFor(c.t, 10*time.Second, 50*time.Millisecond, func() error {
 		var err error
 		if clientLn == nil {
-			if clientLn, err = net.Listen("tcp", strings.TrimPrefix(m.ClientURL, "http://")); err != nil {
+			if clientLn, err = net.Listen("tcp", hostPort(m.ClientURL)); err != nil {
 				return err
 			}
 		}
-		if peerLn, err = net.Listen("tcp", strings.TrimPrefix(m.PeerURL, "http://")); err != nil {
+		if peerLn, err = net.Listen("tcp", hostPort(m.PeerURL)); err != nil {
 			return err
 		}
 		return nil

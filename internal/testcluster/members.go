@@ -23,8 +23,8 @@ func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 	peerLn := mustListen(t, "127.0.0.1:0")
 	idx := len(c.Members)
 	m := &Member{Index: idx, Name: fmt.Sprintf("n%d", idx+1),
-		ClientURL: "http://" + clientLn.Addr().String(),
-		PeerURL:   "http://" + peerLn.Addr().String(),
+		ClientURL: c.clientScheme() + "://" + clientLn.Addr().String(),
+		PeerURL:   c.peerScheme() + "://" + peerLn.Addr().String(),
 		DataDir:   filepath.Join(t.TempDir(), fmt.Sprintf("n%d", idx+1))}
 	c.net.register(peerLn.Addr().String(), idx)
 
@@ -56,7 +56,7 @@ func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 // MemberAdd posts to /v2/members on member via.
 func (c *Cluster) MemberAdd(via int, peerURLs []string, learner bool) (*api.Member, error) {
 	body, _ := json.Marshal(api.MemberCreateRequest{PeerURLs: peerURLs, IsLearner: learner})
-	resp, err := httpClient.Post(c.member(via).ClientURL+"/v2/members", "application/json", bytes.NewReader(body))
+	resp, err := c.http.Post(c.member(via).ClientURL+"/v2/members", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (c *Cluster) MemberAdd(via int, peerURLs []string, learner bool) (*api.Memb
 
 // MemberList reads /v2/members from member via.
 func (c *Cluster) MemberList(via int) ([]api.Member, error) {
-	resp, err := httpClient.Get(c.member(via).ClientURL + "/v2/members")
+	resp, err := c.http.Get(c.member(via).ClientURL + "/v2/members")
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (c *Cluster) MemberCall(via int, method, path string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package procs
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,6 +18,18 @@ type Options struct {
 	Env []string
 	// StartTimeout bounds Start/WaitHealthy; DefaultStartTimeout when zero.
 	StartTimeout time.Duration
+	// TLS, when set, puts the nodes on https:// URLs.
+	TLS *TLS
+}
+
+// TLS makes a cluster's nodes serve https:// client URLs (Client), peer URLs (Peer) or both.
+// The certificate flags are the caller's (etcd and cairnd share their names), so a test can
+// give each node what it needs; ClientConfig is what the harness's own requests (health,
+// stats) use and what Node.HTTPClient returns.
+type TLS struct {
+	Client, Peer bool
+	Args         []string
+	ClientConfig *tls.Config
 }
 
 // Cluster is a static set of nodes bootstrapped together with
@@ -187,6 +200,9 @@ func (c *Cluster) argsFor(n *Node, initial, state string) []string {
 	}
 	if IsEtcd() {
 		args = append(args, "--enable-v2=true")
+	}
+	if c.opts.TLS != nil {
+		args = append(args, c.opts.TLS.Args...)
 	}
 	return append(args, c.opts.Args...)
 }

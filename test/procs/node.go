@@ -29,15 +29,32 @@ type Node struct {
 	DataDir string
 
 	clientPort, peerPort int
+	tls                  *TLS
 	startTimeout         time.Duration
 	tb                   testing.TB
 }
 
-// ClientURL is the node's advertised client URL (http://127.0.0.1:port).
-func (n *Node) ClientURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.clientPort) }
+// ClientURL is the node's advertised client URL (http://127.0.0.1:port, https:// with
+// Options.TLS.Client).
+func (n *Node) ClientURL() string {
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme(n.tls != nil && n.tls.Client), n.clientPort)
+}
 
 // PeerURL is the node's advertised peer URL.
-func (n *Node) PeerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", n.peerPort) }
+func (n *Node) PeerURL() string {
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme(n.tls != nil && n.tls.Peer), n.peerPort)
+}
+
+func scheme(secure bool) string {
+	if secure {
+		return "https"
+	}
+	return "http"
+}
+
+// HTTPClient is a client for the node's client URL: with Options.TLS it uses
+// Options.TLS.ClientConfig.
+func (n *Node) HTTPClient() *http.Client { return n.Process.httpClient() }
 
 // Start launches the process and waits until /health says it is healthy.
 func (n *Node) Start() error {
@@ -75,8 +92,7 @@ type SelfStats struct {
 // Self fetches /v2/stats/self.
 func (n *Node) Self() (SelfStats, error) {
 	var s SelfStats
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(n.ClientURL() + "/v2/stats/self")
+	resp, err := n.HTTPClient().Get(n.ClientURL() + "/v2/stats/self")
 	if err != nil {
 		return s, err
 	}
@@ -121,8 +137,13 @@ func newNode(tb testing.TB, base, name string, opts Options) (*Node, error) {
 	if st == 0 {
 		st = DefaultStartTimeout
 	}
+	proc := &Process{Name: name, LogPath: filepath.Join(dir, "output.log"), Env: opts.Env}
+	if opts.TLS != nil {
+		proc.TLS = opts.TLS.ClientConfig
+	}
 	return &Node{
-		Process:      &Process{Name: name, LogPath: filepath.Join(dir, "output.log"), Env: opts.Env},
+		Process:      proc,
+		tls:          opts.TLS,
 		DataDir:      filepath.Join(dir, "data"),
 		clientPort:   cp,
 		peerPort:     pp,

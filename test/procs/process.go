@@ -2,6 +2,7 @@ package procs
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ type Process struct {
 	// Args and Env are used by the next Launch; change them only while the process is down.
 	Args []string
 	Env  []string
+	// TLS is the client configuration of the harness's own requests (health) to an
+	// https:// client URL.
+	TLS *tls.Config
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -56,6 +60,14 @@ func (p *Process) ExitState() *os.ProcessState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.exit
+}
+
+// Launches counts the times the process was started, so a test can tell that something
+// happened without a restart.
+func (p *Process) Launches() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.launches
 }
 
 // Launch starts the process without waiting for it to become healthy (a cluster member cannot
@@ -116,7 +128,7 @@ func (p *Process) WaitHealthy(clientURL string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for {
-		ok, err := healthy(clientURL)
+		ok, err := healthy(p.httpClient(), clientURL)
 		if ok {
 			return nil
 		}
@@ -132,8 +144,13 @@ func (p *Process) WaitHealthy(clientURL string, timeout time.Duration) error {
 	}
 }
 
-func healthy(clientURL string) (bool, error) {
-	c := http.Client{Timeout: 2 * time.Second}
+// httpClient is a short-lived client: health and stats polls must not reuse a connection to
+// a process that was killed and started again.
+func (p *Process) httpClient() *http.Client {
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: p.TLS, DisableKeepAlives: true}}
+}
+
+func healthy(c *http.Client, clientURL string) (bool, error) {
 	resp, err := c.Get(clientURL + "/health")
 	if err != nil {
 		return false, err
