@@ -44,24 +44,34 @@ func TestKeyAccess(t *testing.T) {
 		{"", "/anything", true, false, false},    // guest write revoked
 		{"", "/anything", false, true, true},     // guest is checked without the recursive rule, as etcd does
 	} {
-		if got := s.KeyAccess(tc.user, tc.key, tc.write, tc.recursive); got != tc.want {
+		if got := s.KeyAccess(Identity{User: tc.user}, tc.key, tc.write, tc.recursive); got != tc.want {
 			t.Errorf("KeyAccess(%q, %q, write=%v, recursive=%v) = %v, want %v", tc.user, tc.key, tc.write, tc.recursive, got, tc.want)
 		}
 	}
 
-	if !s.IsRoot("root") || s.IsRoot("alice") || s.IsRoot("") || s.IsRoot("ghost") {
+	if !s.IsRoot(Identity{User: "root"}) || s.IsRoot(Identity{User: "alice"}) || s.IsRoot(Identity{}) || s.IsRoot(Identity{User: "ghost"}) {
 		t.Fatal("IsRoot wrong")
+	}
+
+	// External users (LDAP) hold their directory groups as roles; a group
+	// with no Cairn role of its name gives nothing.
+	ext := Identity{User: "carol", External: true, Groups: []string{"app", "unknown"}}
+	if !s.KeyAccess(ext, "/app/x", true, false) || s.KeyAccess(ext, "/other", false, false) || s.IsRoot(ext) {
+		t.Fatal("external identity's groups not used as roles")
+	}
+	if !s.IsRoot(Identity{User: "admin", External: true, Groups: []string{"root"}}) {
+		t.Fatal("external member of group root is not root")
 	}
 
 	// Without the guest role, anonymous requests get nothing.
 	s, _ = mustApply(t, s, Command{Op: OpDeleteRole, Name: GuestRole}, 50)
-	if s.KeyAccess("", "/anything", false, false) {
+	if s.KeyAccess(Identity{}, "/anything", false, false) {
 		t.Fatal("anonymous read allowed without a guest role")
 	}
 
 	// With auth off, everything is allowed, to everyone.
 	s, _ = mustApply(t, s, Command{Op: OpDisable}, 51)
-	if !s.KeyAccess("", "/x", true, true) || !s.KeyAccess("ghost", "/x", true, false) || !s.IsRoot("") {
+	if !s.KeyAccess(Identity{}, "/x", true, true) || !s.KeyAccess(Identity{User: "ghost"}, "/x", true, false) || !s.IsRoot(Identity{}) {
 		t.Fatal("auth off still refuses")
 	}
 }

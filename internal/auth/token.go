@@ -18,23 +18,35 @@ var (
 )
 
 // tokenClaims is a token's signed body: who, which revision of the user's
-// password it was issued against, and until when.
+// password it was issued against (native users), or the directory groups it
+// was issued with (external users), and until when.
 type tokenClaims struct {
-	User     string `json:"sub"`
-	Revision uint64 `json:"rev"`
-	Expiry   int64  `json:"exp"` // unix seconds
+	User     string   `json:"sub"`
+	Revision uint64   `json:"rev,omitempty"`
+	External bool     `json:"ext,omitempty"`
+	Groups   []string `json:"grp,omitempty"`
+	Expiry   int64    `json:"exp"` // unix seconds
 }
 
 var b64 = base64.RawURLEncoding
 
-// IssueToken signs a token for u valid until expiry with the state's signing
-// key. Tokens are not stored anywhere: any member holding the same state
-// verifies them.
-func (s *State) IssueToken(u User, expiry time.Time) (string, error) {
-	if len(s.key) == 0 {
+// IssueToken signs a token for id valid until expiry with the state's
+// signing key. Tokens are not stored anywhere: any member holding the same
+// state verifies them. An external user's token carries its groups; its
+// expiry should not outlive the directory cache's TTL.
+func (s *State) IssueToken(id Identity, expiry time.Time) (string, error) {
+	if len(s.key) == 0 || id.Anonymous() {
 		return "", ErrTokenInvalid
 	}
-	body, err := json.Marshal(tokenClaims{User: u.Name, Revision: u.Revision, Expiry: expiry.Unix()})
+	c := tokenClaims{User: id.User, External: id.External, Groups: id.Groups, Expiry: expiry.Unix()}
+	if !id.External {
+		u, ok := s.User(id.User)
+		if !ok {
+			return "", ErrTokenInvalid
+		}
+		c.Revision = u.Revision
+	}
+	body, err := json.Marshal(c)
 	if err != nil {
 		return "", err
 	}
@@ -42,34 +54,37 @@ func (s *State) IssueToken(u User, expiry time.Time) (string, error) {
 	return payload + "." + b64.EncodeToString(s.sign(payload)), nil
 }
 
-// VerifyToken returns the user a token was issued to, if its signature is
-// the state's, it has not expired, and the user still exists with the
-// password it had then.
-func (s *State) VerifyToken(tok string, now time.Time) (User, error) {
+// VerifyToken returns whom a token was issued to, if its signature is the
+// state's and it has not expired; for a native user, only while the user
+// still exists with the password it had then.
+func (s *State) VerifyToken(tok string, now time.Time) (Identity, error) {
 	payload, sig, ok := strings.Cut(tok, ".")
 	if !ok || len(s.key) == 0 {
-		return User{}, ErrTokenInvalid
+		return Identity{}, ErrTokenInvalid
 	}
 	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.sign(payload)) {
-		return User{}, ErrTokenInvalid
+		return Identity{}, ErrTokenInvalid
 	}
 	body, err := b64.DecodeString(payload)
 	if err != nil {
-		return User{}, ErrTokenInvalid
+		return Identity{}, ErrTokenInvalid
 	}
 	var c tokenClaims
-	if err := json.Unmarshal(body, &c); err != nil {
-		return User{}, ErrTokenInvalid
+	if err := json.Unmarshal(body, &c); err != nil || c.User == "" {
+		return Identity{}, ErrTokenInvalid
 	}
 	if now.Unix() >= c.Expiry {
-		return User{}, ErrTokenExpired
+		return Identity{}, ErrTokenExpired
+	}
+	if c.External {
+		return Identity{User: c.User, External: true, Groups: c.Groups}, nil
 	}
 	u, ok := s.User(c.User)
 	if !ok || u.Revision != c.Revision {
-		return User{}, ErrTokenInvalid
+		return Identity{}, ErrTokenInvalid
 	}
-	return u, nil
+	return Identity{User: u.Name}, nil
 }
 
 func (s *State) sign(payload string) []byte {

@@ -17,14 +17,13 @@ func tokenState(t *testing.T) *State {
 
 func TestTokenRoundTrip(t *testing.T) {
 	s := tokenState(t)
-	u, _ := s.User("alice")
 	now := time.Unix(1_700_000_000, 0)
-	tok, err := s.IssueToken(u, now.Add(time.Minute))
+	tok, err := s.IssueToken(Identity{User: "alice"}, now.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.VerifyToken(tok, now)
-	if err != nil || got.Name != "alice" {
+	if err != nil || got.User != "alice" || got.External {
 		t.Fatalf("verify: %+v %v", got, err)
 	}
 	if _, err := s.VerifyToken(tok, now.Add(time.Minute)); !errors.Is(err, ErrTokenExpired) {
@@ -36,7 +35,7 @@ func TestTokenRefusals(t *testing.T) {
 	s := tokenState(t)
 	u, _ := s.User("alice")
 	now := time.Unix(1_700_000_000, 0)
-	tok, _ := s.IssueToken(u, now.Add(time.Hour))
+	tok, _ := s.IssueToken(Identity{User: "alice"}, now.Add(time.Hour))
 	payload, sig, _ := strings.Cut(tok, ".")
 
 	forged := strings.Replace(tok, payload, b64.EncodeToString([]byte(`{"sub":"root","rev":1,"exp":1800000000}`)), 1)
@@ -64,7 +63,37 @@ func TestTokenRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want ErrTokenInvalid", name, err)
 		}
 	}
-	if _, err := Empty().IssueToken(u, now); !errors.Is(err, ErrTokenInvalid) {
-		t.Fatalf("issue without a key: %v", err)
+	for name, tc := range map[string]struct {
+		st *State
+		id Identity
+	}{
+		"no key":       {Empty(), Identity{User: "alice"}},
+		"anonymous":    {s, Identity{}},
+		"unknown user": {s, Identity{User: "ghost"}},
+	} {
+		if _, err := tc.st.IssueToken(tc.id, now); !errors.Is(err, ErrTokenInvalid) {
+			t.Errorf("issue, %s: %v", name, err)
+		}
+	}
+}
+
+func TestExternalTokenCarriesGroups(t *testing.T) {
+	s := tokenState(t)
+	now := time.Unix(1_700_000_000, 0)
+	id := Identity{User: "carol", External: true, Groups: []string{"app", "ops"}}
+	tok, err := s.IssueToken(id, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.VerifyToken(tok, now)
+	if err != nil || !got.External || got.User != "carol" || len(got.Groups) != 2 || got.Groups[1] != "ops" {
+		t.Fatalf("verify: %+v %v", got, err)
+	}
+	// The groups are signed: a token claiming more is refused.
+	payload, sig, _ := strings.Cut(tok, ".")
+	body, _ := b64.DecodeString(payload)
+	more := strings.Replace(string(body), `"ops"`, `"root"`, 1)
+	if _, err := s.VerifyToken(b64.EncodeToString([]byte(more))+"."+sig, now); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("forged groups: %v", err)
 	}
 }

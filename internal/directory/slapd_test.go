@@ -1,14 +1,7 @@
 package directory
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/cairn-io/cairn/internal/tlsconf/tlstest"
 )
 
 const (
@@ -62,7 +57,7 @@ moduleload back_mdb
 pidfile %[1]s/slapd.pid
 TLSCACertificateFile %[1]s/ca.pem
 TLSCertificateFile %[1]s/server.pem
-TLSCertificateKeyFile %[1]s/server.key
+TLSCertificateKeyFile %[1]s/server-key.pem
 database mdb
 maxsize 16777216
 suffix "%[2]s"
@@ -195,53 +190,11 @@ func freePort(t *testing.T) int {
 }
 
 // writeTestPKI writes ca.pem and a server certificate for 127.0.0.1
-// (server.pem, server.key), and other-ca.pem, a CA that signed nothing here.
+// (server.pem, server-key.pem), and other-ca.pem, a CA that signed nothing here.
 func writeTestPKI(t *testing.T, dir string) {
 	t.Helper()
-	ca, caKey := newCA(t, "cairn test ldap CA")
-	other, _ := newCA(t, "unrelated CA")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("ca.pem", "CERTIFICATE", ca.Raw)
-	write("other-ca.pem", "CERTIFICATE", other.Raw)
-	write("server.pem", "CERTIFICATE", der)
-	write("server.key", "EC PRIVATE KEY", keyDER)
-}
-
-func newCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
+	ca := tlstest.NewCA(t, "cairn test ldap CA")
+	ca.Write(t, dir, "ca")
+	tlstest.NewCA(t, "unrelated CA").Write(t, dir, "other-ca")
+	ca.Issue(t, tlstest.Leaf{CN: "127.0.0.1", ServerOnly: true}).Write(t, dir, "server")
 }
