@@ -258,3 +258,7 @@ func (d *Directory) pruneLocked(now time.Time) {
 		clear(d.cache)
 	}
 }
+
+// CacheTTL is how long a successful check is remembered, and so the longest an external
+// user's token may live.
+func (d *Directory) CacheTTL() time.Duration { return d.cfg.CacheTTL }
