@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,15 +11,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-io/cairn/internal/directory/slapdtest"
 )
 
-func config(s *slapd, url string) Config {
-	pwFile := filepath.Join(s.dir, "bind-pw")
-	os.WriteFile(pwFile, []byte("search-pw\n"), 0o600)
-	return Config{URL: url, CAFile: s.caFile,
-		BindDN: "uid=search,ou=people," + testSuffix, BindPasswordFile: pwFile,
-		UserSearchBase: "ou=people," + testSuffix, UserFilter: "(uid=%s)",
-		GroupSearchBase: "ou=groups," + testSuffix, GroupFilter: "(|(memberUid=%s)(member=%d))",
+func config(s *slapdtest.Server, url string) Config {
+	pwFile := filepath.Join(s.Dir, "bind-pw")
+	os.WriteFile(pwFile, []byte(slapdtest.SearchPW+"\n"), 0o600)
+	return Config{URL: url, CAFile: s.CAFile,
+		BindDN: slapdtest.SearchDN, BindPasswordFile: pwFile,
+		UserSearchBase: slapdtest.PeopleBase, UserFilter: "(uid=%s)",
+		GroupSearchBase: slapdtest.GroupsBase, GroupFilter: "(|(memberUid=%s)(member=%d))",
 		CacheTTL: time.Minute, Timeout: 5 * time.Second}
 }
 
@@ -32,17 +35,17 @@ func mustNew(t *testing.T, cfg Config) *Directory {
 }
 
 func TestAuthenticateAgainstSlapd(t *testing.T) {
-	s := startSlapd(t)
+	s := slapdtest.Start(t)
 	ctx := context.Background()
 	now := time.Now()
-	for _, url := range []string{s.ldapsURL, s.ldapURL} { // LDAPS, then StartTLS
+	for _, url := range []string{s.LDAPSURL, s.LDAPURL} { // LDAPS, then StartTLS
 		t.Run(url[:strings.Index(url, ":")], func(t *testing.T) {
 			d := mustNew(t, config(s, url))
 			id, err := d.Authenticate(ctx, "alice", "alice-pw", now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if id.User != "alice" || id.DN != "uid=alice,ou=people,"+testSuffix || !slices.Equal(id.Groups, []string{"app", "ops"}) {
+			if id.User != "alice" || id.DN != "uid=alice,"+slapdtest.PeopleBase || !slices.Equal(id.Groups, []string{"app", "ops"}) {
 				t.Fatalf("identity %+v", id)
 			}
 			id, err = d.Authenticate(ctx, "bob", "bob-pw", now)
@@ -67,8 +70,8 @@ func TestAuthenticateAgainstSlapd(t *testing.T) {
 }
 
 func TestCacheHoldsForTTLOnly(t *testing.T) {
-	s := startSlapd(t)
-	cfg := config(s, s.ldapsURL)
+	s := slapdtest.Start(t)
+	cfg := config(s, s.LDAPSURL)
 	cfg.CacheTTL = time.Minute
 	d := mustNew(t, cfg)
 	ctx := context.Background()
@@ -78,7 +81,7 @@ func TestCacheHoldsForTTLOnly(t *testing.T) {
 	}
 	// The account's password changes (as disabling it would): within the
 	// TTL the cached check still holds, after it the directory decides.
-	s.setPassword(t, "alice", "changed")
+	s.SetPassword(t, "alice", "changed")
 	if _, err := d.Authenticate(ctx, "alice", "alice-pw", now.Add(59*time.Second)); err != nil {
 		t.Fatalf("within TTL: %v", err)
 	}
@@ -92,10 +95,10 @@ func TestCacheHoldsForTTLOnly(t *testing.T) {
 }
 
 func TestDirectoryUnavailable(t *testing.T) {
-	s := startSlapd(t)
+	s := slapdtest.Start(t)
 	ctx := context.Background()
 
-	closed := config(s, "ldaps://127.0.0.1:"+strconv.Itoa(freePort(t)))
+	closed := config(s, "ldaps://127.0.0.1:"+strconv.Itoa(closedPort(t)))
 	d := mustNew(t, closed)
 	_, err := d.Authenticate(ctx, "alice", "alice-pw", time.Now())
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBadCredentials) {
@@ -103,18 +106,18 @@ func TestDirectoryUnavailable(t *testing.T) {
 	}
 
 	// A directory whose certificate another CA signed is not trusted.
-	wrongCA := config(s, s.ldapsURL)
-	wrongCA.CAFile = filepath.Join(s.dir, "other-ca.pem")
+	wrongCA := config(s, s.LDAPSURL)
+	wrongCA.CAFile = s.OtherCAFile
 	if _, err := mustNew(t, wrongCA).Authenticate(ctx, "alice", "alice-pw", time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("untrusted certificate: %v, want ErrUnavailable", err)
 	}
-	wrongCA.URL = s.ldapURL
+	wrongCA.URL = s.LDAPURL
 	if _, err := mustNew(t, wrongCA).Authenticate(ctx, "alice", "alice-pw", time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("untrusted certificate over StartTLS: %v, want ErrUnavailable", err)
 	}
 
 	// A wrong service password is the operator's mistake, not the user's.
-	badBind := config(s, s.ldapsURL)
+	badBind := config(s, s.LDAPSURL)
 	os.WriteFile(badBind.BindPasswordFile, []byte("wrong"), 0o600)
 	if _, err := mustNew(t, badBind).Authenticate(ctx, "alice", "alice-pw", time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("wrong bind password: %v, want ErrUnavailable", err)
@@ -141,4 +144,14 @@ func TestConfigRefused(t *testing.T) {
 	if _, err := New(good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
+}
+
+// closedPort is a loopback port nothing listens on (it was free a moment ago).
+func closedPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

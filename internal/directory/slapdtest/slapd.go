@@ -1,4 +1,7 @@
-package directory
+// Package slapdtest starts a real OpenLDAP server (Debian's slapd) for one test, on
+// loopback, with LDAPS and StartTLS ports, a CA the test makes, and a small directory of
+// people and groups. It is imported only by tests and never starts anything else.
+package slapdtest
 
 import (
 	"fmt"
@@ -15,25 +18,32 @@ import (
 	"github.com/cairn-io/cairn/internal/tlsconf/tlstest"
 )
 
+// The directory's names: people under ou=people, groups under ou=groups.
 const (
-	testSuffix = "dc=cairn,dc=test"
-	testAdmin  = "cn=admin," + testSuffix
+	Suffix     = "dc=cairn,dc=test"
+	PeopleBase = "ou=people," + Suffix
+	GroupsBase = "ou=groups," + Suffix
+	SearchDN   = "uid=search," + PeopleBase
+	SearchPW   = "search-pw"
+	testAdmin  = "cn=admin," + Suffix
 	testRootPW = "admin-secret"
 )
 
-// slapd is a real OpenLDAP server (Debian's slapd) started for one test on
-// loopback, with plain LDAP (for StartTLS) and LDAPS ports and a CA made by
-// the test.
-type slapd struct {
-	dir        string
-	caFile     string
-	ldapURL    string
-	ldapsURL   string
-	cmd        *exec.Cmd
-	adminConns []*ldap.Conn
+// Server is a running slapd. Its people: alice (password alice-pw, groups app and ops), bob
+// (bob-pw, no group), search (search-pw, the service account), and twin, twice (an
+// ambiguous name). OtherCAFile is a CA that signed nothing here.
+type Server struct {
+	Dir         string
+	CAFile      string
+	OtherCAFile string
+	LDAPURL     string // for StartTLS
+	LDAPSURL    string
+	cmd         *exec.Cmd
 }
 
-func startSlapd(t *testing.T) *slapd {
+// Start starts slapd and loads the directory; the test's cleanup stops it. A test that needs
+// it fails, not skips, when slapd is missing: scripts/deps.sh installs it.
+func Start(t *testing.T) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("slapd")
 	if err != nil {
@@ -43,7 +53,7 @@ func startSlapd(t *testing.T) *slapd {
 		}
 	}
 	dir := t.TempDir()
-	s := &slapd{dir: dir, caFile: filepath.Join(dir, "ca.pem")}
+	s := &Server{Dir: dir, CAFile: filepath.Join(dir, "ca.pem"), OtherCAFile: filepath.Join(dir, "other-ca.pem")}
 	writeTestPKI(t, dir)
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)
@@ -66,16 +76,16 @@ rootpw %[4]s
 directory %[1]s/db
 access to attrs=userPassword by anonymous auth by * none
 access to * by * read
-`, dir, testSuffix, testAdmin, testRootPW)
+`, dir, Suffix, testAdmin, testRootPW)
 	confPath := filepath.Join(dir, "slapd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for attempt := 0; ; attempt++ {
 		p1, p2 := freePort(t), freePort(t)
-		s.ldapURL = "ldap://127.0.0.1:" + strconv.Itoa(p1)
-		s.ldapsURL = "ldaps://127.0.0.1:" + strconv.Itoa(p2)
-		s.cmd = exec.Command(bin, "-f", confPath, "-h", s.ldapURL+"/ "+s.ldapsURL+"/", "-d", "0")
+		s.LDAPURL = "ldap://127.0.0.1:" + strconv.Itoa(p1)
+		s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(p2)
+		s.cmd = exec.Command(bin, "-f", confPath, "-h", s.LDAPURL+"/ "+s.LDAPSURL+"/", "-d", "0")
 		logf, err := os.Create(filepath.Join(dir, "slapd.log"))
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +114,7 @@ access to * by * read
 	return s
 }
 
-func (s *slapd) waitReady(exited <-chan error) bool {
+func (s *Server) waitReady(exited <-chan error) bool {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -112,7 +122,7 @@ func (s *slapd) waitReady(exited <-chan error) bool {
 			return false
 		default:
 		}
-		if c, err := ldap.DialURL(s.ldapURL); err == nil {
+		if c, err := ldap.DialURL(s.LDAPURL); err == nil {
 			err = c.Bind(testAdmin, testRootPW)
 			c.Close()
 			if err == nil {
@@ -124,9 +134,9 @@ func (s *slapd) waitReady(exited <-chan error) bool {
 	return false
 }
 
-func (s *slapd) admin(t *testing.T) *ldap.Conn {
+func (s *Server) admin(t *testing.T) *ldap.Conn {
 	t.Helper()
-	c, err := ldap.DialURL(s.ldapURL)
+	c, err := ldap.DialURL(s.LDAPURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +150,7 @@ func (s *slapd) admin(t *testing.T) *ldap.Conn {
 // load adds the people and groups the tests log in with: alice (groups app
 // and ops, one posixGroup by uid and one groupOfNames by DN), bob (no
 // group), a search account, and two entries sharing uid=twin.
-func (s *slapd) load(t *testing.T) {
+func (s *Server) load(t *testing.T) {
 	c := s.admin(t)
 	add := func(dn string, attrs map[string][]string) {
 		r := ldap.NewAddRequest(dn, nil)
@@ -151,29 +161,29 @@ func (s *slapd) load(t *testing.T) {
 			t.Fatalf("add %s: %v", dn, err)
 		}
 	}
-	add(testSuffix, map[string][]string{"objectClass": {"dcObject", "organization"}, "dc": {"cairn"}, "o": {"Cairn"}})
-	add("ou=people,"+testSuffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}})
-	add("ou=groups,"+testSuffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"groups"}})
+	add(Suffix, map[string][]string{"objectClass": {"dcObject", "organization"}, "dc": {"cairn"}, "o": {"Cairn"}})
+	add("ou=people,"+Suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}})
+	add("ou=groups,"+Suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"groups"}})
 	person := func(uid, pw, ou string) {
 		add("uid="+uid+","+ou, map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {uid},
 			"cn": {uid}, "sn": {uid}, "userPassword": {pw}})
 	}
-	person("alice", "alice-pw", "ou=people,"+testSuffix)
-	person("bob", "bob-pw", "ou=people,"+testSuffix)
-	person("search", "search-pw", "ou=people,"+testSuffix)
-	person("twin", "twin-pw", "ou=people,"+testSuffix)
-	add("ou=more,ou=people,"+testSuffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"more"}})
-	person("twin", "twin-pw", "ou=more,ou=people,"+testSuffix)
-	add("cn=app,ou=groups,"+testSuffix, map[string][]string{"objectClass": {"posixGroup"}, "cn": {"app"},
+	person("alice", "alice-pw", "ou=people,"+Suffix)
+	person("bob", "bob-pw", "ou=people,"+Suffix)
+	person("search", SearchPW, "ou=people,"+Suffix)
+	person("twin", "twin-pw", "ou=people,"+Suffix)
+	add("ou=more,ou=people,"+Suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"more"}})
+	person("twin", "twin-pw", "ou=more,ou=people,"+Suffix)
+	add("cn=app,ou=groups,"+Suffix, map[string][]string{"objectClass": {"posixGroup"}, "cn": {"app"},
 		"gidNumber": {"1000"}, "memberUid": {"alice"}})
-	add("cn=ops,ou=groups,"+testSuffix, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"ops"},
-		"member": {"uid=alice,ou=people," + testSuffix}})
+	add("cn=ops,ou=groups,"+Suffix, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"ops"},
+		"member": {"uid=alice,ou=people," + Suffix}})
 }
 
-// setPassword changes a user's password as the directory's administrator.
-func (s *slapd) setPassword(t *testing.T, uid, pw string) {
+// SetPassword changes a user's password as the directory's administrator.
+func (s *Server) SetPassword(t *testing.T, uid, pw string) {
 	c := s.admin(t)
-	m := ldap.NewModifyRequest("uid="+uid+",ou=people,"+testSuffix, nil)
+	m := ldap.NewModifyRequest("uid="+uid+","+PeopleBase, nil)
 	m.Replace("userPassword", []string{pw})
 	if err := c.Modify(m); err != nil {
 		t.Fatal(err)
