@@ -50,10 +50,16 @@ type Cluster struct {
 
 // ClusterMember is one member in GET /v1/cluster/members[/{name}].
 type ClusterMember struct {
-	ServerName    string   `json:"server_name"`
-	ID            string   `json:"id"`
-	URL           string   `json:"url"`
-	AlternateURL  string   `json:"alternate_url"`
+	ServerName string `json:"server_name"`
+	ID         string `json:"id"`
+	// URL and AlternateURL are the first of URLs and AlternateURLs, for clients that know one.
+	URL          string `json:"url"`
+	AlternateURL string `json:"alternate_url"`
+	// URLs are every advertised client URL (--advertise-client-urls), http:// and https://
+	// mixed: a TLS client picks an https:// one, a plain client an http:// one.
+	URLs []string `json:"urls"`
+	// AlternateURLs are every --advertise-alternate-client-urls entry.
+	AlternateURLs []string `json:"alternate_urls"`
 	PeerURL       string   `json:"peer_url"`
 	Database      bool     `json:"database"`
 	Roles         []string `json:"roles"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -49,11 +50,12 @@ func TestCloseLeaksNothing(t *testing.T) {
 	before := sdkGoroutines()
 	def := NewClusterDefinition(u.Hostname(), port).
 		WithSystemSettings(SystemSettings{TendInterval: 20 * time.Millisecond, MinConnectionsPerNode: 2})
-	c := newCluster(*def)
+	c := newCluster(*def, nil)
 	// Connect's steps, with every connection counted.
 	var open atomic.Int64
-	dial := c.tr.DialContext
-	c.tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	tr := c.httpClient("").Transport.(*http.Transport)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err

@@ -2,12 +2,14 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +21,14 @@ import (
 type Cluster struct {
 	def      ClusterDefinition
 	settings SystemSettings
-	httpc    *http.Client
-	tr       *http.Transport
+	// tlsCfg is nil for plain HTTP; otherwise each expected name gets a copy with ServerName set.
+	tlsCfg *tls.Config
+
+	// clients holds one HTTP client per name verified in certificates ("" for plain HTTP), so
+	// that a connection verified for one name is never reused for a node expected to be another.
+	tmu     sync.Mutex
+	clients map[string]*http.Client
+	closed  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -37,17 +45,41 @@ type Cluster struct {
 	rr      uint64
 }
 
-func newCluster(def ClusterDefinition) *Cluster {
+func newCluster(def ClusterDefinition, tlsCfg *tls.Config) *Cluster {
 	s := def.settings.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Cluster{def: def, settings: s, tlsCfg: tlsCfg, clients: map[string]*http.Client{},
+		ctx: ctx, cancel: cancel, refresh: make(chan struct{}, 1), nodes: map[string]*node{}}
+}
+
+// httpClient is the client for connections whose certificate must be valid for tlsName.
+func (c *Cluster) httpClient(tlsName string) *http.Client {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if hc, ok := c.clients[tlsName]; ok {
+		return hc
+	}
+	s := c.settings
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: s.Timeout,
 		MaxConnsPerHost:     s.MaxConnectionsPerNode,
 		MaxIdleConnsPerHost: s.MaxConnectionsPerNode,
 		IdleConnTimeout:     s.IdleTimeout,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Cluster{def: def, settings: s, tr: tr, httpc: &http.Client{Transport: tr},
-		ctx: ctx, cancel: cancel, refresh: make(chan struct{}, 1), nodes: map[string]*node{}}
+	if c.tlsCfg != nil {
+		cfg := c.tlsCfg.Clone()
+		cfg.ServerName = tlsName
+		tr.TLSClientConfig = cfg
+	}
+	hc := &http.Client{Transport: tr}
+	if c.closed {
+		// Close has run: the client still fails cleanly, and keeps no connection.
+		tr.DisableKeepAlives = true
+		return hc
+	}
+	c.clients[tlsName] = hc
+	return hc
 }
 
 // Close stops tending and every watch, and closes the connections. Operations after Close
@@ -55,7 +87,12 @@ func newCluster(def ClusterDefinition) *Cluster {
 func (c *Cluster) Close() {
 	c.cancel()
 	c.wg.Wait()
-	c.tr.CloseIdleConnections()
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	c.closed = true
+	for _, hc := range c.clients {
+		hc.Transport.(*http.Transport).CloseIdleConnections()
+	}
 }
 
 // Nodes lists the nodes the client knows, by name.
@@ -85,44 +122,109 @@ func (c *Cluster) requestRefresh() {
 	}
 }
 
-// translate applies the alternate-address choice and the IP map to a member's URLs.
-func (c *Cluster) translate(m api.ClusterMember) string {
-	u := m.URL
-	if c.def.alternate && m.AlternateURL != "" {
-		u = m.AlternateURL
+// endpoint is where the client dials and whom it expects to find there.
+type endpoint struct {
+	base string // scheme://host:port
+	// tlsName is the name the certificate must be valid for; unused over plain HTTP.
+	tlsName string
+	// who names the endpoint in errors.
+	who string
+}
+
+func (c *Cluster) scheme() string {
+	if c.tlsCfg != nil {
+		return "https"
 	}
-	if u == "" || len(c.def.ipMap) == 0 {
-		return u
+	return "http"
+}
+
+// target picks the URL to dial for a member, and the name to verify there: a URL of the
+// client's scheme (a TLS client never dials http://), the alternate one when asked for, with
+// the IP map applied. The expected name is the builder's TLSName, or else the host of the
+// member's own advertised URL: neither the alternate URL nor the IP map changes whom the
+// client expects.
+func (c *Cluster) target(m api.ClusterMember) (endpoint, error) {
+	urls, alts := m.URLs, m.AlternateURLs
+	if len(urls) == 0 && m.URL != "" {
+		urls = []string{m.URL} // a server that predates the lists
 	}
-	pu, err := url.Parse(u)
-	if err != nil {
-		return u
+	if len(alts) == 0 && m.AlternateURL != "" {
+		alts = []string{m.AlternateURL}
 	}
-	host, port := pu.Hostname(), pu.Port()
+	own := firstOfScheme(urls, c.scheme())
+	dial := own
+	if c.def.alternate {
+		if a := firstOfScheme(alts, c.scheme()); a != nil {
+			dial = a
+		}
+	}
+	if dial == nil {
+		return endpoint{}, fmt.Errorf("member %s advertises no %s:// client URL (it advertises %s)",
+			m.ServerName, c.scheme(), strings.Join(append(append([]string{}, urls...), alts...), ", "))
+	}
+	ep := endpoint{}
+	if c.tlsCfg != nil {
+		switch {
+		case c.def.tls.name != "":
+			ep.tlsName = c.def.tls.name
+		case own != nil:
+			ep.tlsName = own.Hostname()
+		default:
+			ep.tlsName = dial.Hostname()
+		}
+	}
+	host, port := dial.Hostname(), dial.Port()
 	if to, ok := c.def.ipMap[host]; ok {
 		host = to
 	}
 	if port != "" {
-		pu.Host = net.JoinHostPort(host, port)
-	} else {
-		pu.Host = host
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
 	}
-	return pu.String()
+	ep.base = dial.Scheme + "://" + host
+	ep.who = "node " + m.ServerName + " at " + ep.base
+	return ep, nil
 }
 
-func (c *Cluster) seedURL(h Host) string {
+// firstOfScheme is the first well-formed URL of the scheme, nil if none.
+func firstOfScheme(urls []string, scheme string) *url.URL {
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err == nil && pu.Scheme == scheme && pu.Hostname() != "" {
+			return pu
+		}
+	}
+	return nil
+}
+
+// seedEndpoint dials a seed (through the IP map) and expects its Host.TLSName, or else the
+// builder's TLSName, or else the name the seed was given by.
+func (c *Cluster) seedEndpoint(h Host) endpoint {
 	host := h.Name
 	if to, ok := c.def.ipMap[host]; ok {
 		host = to
 	}
-	return "http://" + (Host{Name: host, Port: h.Port}).addr()
+	ep := endpoint{base: c.scheme() + "://" + (Host{Name: host, Port: h.Port}).addr()}
+	ep.who = ep.base
+	if c.tlsCfg != nil {
+		switch {
+		case h.TLSName != "":
+			ep.tlsName = h.TLSName
+		case c.def.tls.name != "":
+			ep.tlsName = c.def.tls.name
+		default:
+			ep.tlsName = h.Name
+		}
+	}
+	return ep
 }
 
 // discover contacts the seeds until one answers with a matching cluster name and its member list.
 func (c *Cluster) discover(ctx context.Context) error {
 	var errs []error
 	for _, h := range c.def.seeds {
-		base := c.seedURL(h)
+		base := c.seedEndpoint(h)
 		if _, err := c.probe(ctx, base); err != nil {
 			errs = append(errs, fmt.Errorf("seed %s: %w", h, err))
 			continue
@@ -154,9 +256,18 @@ func (c *Cluster) applyMembers(ctx context.Context, ms api.ClusterMembers) {
 			}
 		}
 	}
+	targets := make(map[string]endpoint, len(want))
+	problems := map[string]error{}
+	for name, m := range want {
+		ep, err := c.target(m)
+		targets[name] = ep
+		if err != nil {
+			problems[name] = err
+		}
+	}
 	c.mu.Lock()
 	for name, n := range c.nodes {
-		if m, ok := want[name]; !ok || c.translate(m) != n.addr {
+		if _, ok := want[name]; !ok || targets[name].base != n.addr || targets[name].tlsName != n.tlsName {
 			delete(c.nodes, name)
 		}
 	}
@@ -164,13 +275,15 @@ func (c *Cluster) applyMembers(ctx context.Context, ms api.ClusterMembers) {
 	for name, m := range want {
 		n, ok := c.nodes[name]
 		if !ok {
-			addr := c.translate(m)
-			if addr == "" {
-				continue
-			}
-			n = newNode(name, addr, c.settings.MaxConnectionsPerNode)
+			ep := targets[name]
+			n = newNode(name, ep, c.settings.MaxConnectionsPerNode)
 			c.nodes[name] = n
-			fresh = append(fresh, n)
+			if err := problems[name]; err != nil {
+				// Known, shown by Nodes with the reason, never dialled.
+				n.lastErr = err
+			} else {
+				fresh = append(fresh, n)
+			}
 		}
 		n.mu.Lock()
 		n.rack, n.status, n.message = m.FailureDomain, m.Status, m.Message
@@ -188,7 +301,10 @@ func (c *Cluster) applyMembers(ctx context.Context, ms api.ClusterMembers) {
 
 // tendNode probes one node; it reports whether the member list needs a refresh.
 func (c *Cluster) tendNode(ctx context.Context, n *node) bool {
-	info, err := c.probe(ctx, n.addr)
+	if n.addr == "" {
+		return false // no URL of the client's scheme: nothing to dial
+	}
+	info, err := c.probe(ctx, n.endpoint())
 	c.mu.RLock()
 	leader, gen := c.leader, c.listGen
 	c.mu.RUnlock()
@@ -280,7 +396,7 @@ func (c *Cluster) refreshMembers(ctx context.Context, nodes []*node) error {
 			continue
 		}
 		var ms api.ClusterMembers
-		if err = c.getJSON(ctx, n.addr, "/v1/cluster/members", &ms); err == nil {
+		if err = c.getJSON(ctx, n.endpoint(), "/v1/cluster/members", &ms); err == nil {
 			c.applyMembers(ctx, ms)
 			return nil
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 )
@@ -57,6 +58,7 @@ type ClusterDefinition struct {
 	failIfNotCon bool
 	ipMap        map[string]string
 	settings     SystemSettings
+	tls          *TLSBuilder
 }
 
 // NewClusterDefinition starts from one seed.
@@ -116,7 +118,14 @@ func (d *ClusterDefinition) Connect(ctx context.Context) (*Cluster, error) {
 	if len(d.seeds) == 0 {
 		return nil, fmt.Errorf("%w: no seed hosts", ErrInvalidArgument)
 	}
-	c := newCluster(*d)
+	var tlsCfg *tls.Config
+	if d.tls != nil {
+		var err error
+		if tlsCfg, err = d.tls.config(); err != nil {
+			return nil, err
+		}
+	}
+	c := newCluster(*d, tlsCfg)
 	err := c.discover(ctx)
 	if err != nil && d.failIfNotCon {
 		c.Close()

@@ -12,10 +12,13 @@ import (
 
 // Member is a cluster member as GET /v1/cluster/members describes it.
 type Member struct {
-	ServerName    string
-	ID            string
-	URL           string
-	AlternateURL  string
+	ServerName   string
+	ID           string
+	URL          string // the first of URLs
+	AlternateURL string // the first of AlternateURLs
+	// URLs and AlternateURLs are every client URL the member advertises, http:// and https://.
+	URLs          []string
+	AlternateURLs []string
 	PeerURL       string
 	Database      bool     // a voter
 	Roles         []string // api.RoleLeader, api.RoleVoter, api.RoleStandby
@@ -27,7 +30,7 @@ type Member struct {
 
 func fromAPI(m api.ClusterMember) Member {
 	return Member{ServerName: m.ServerName, ID: m.ID, URL: m.URL, AlternateURL: m.AlternateURL,
-		PeerURL: m.PeerURL, Database: m.Database, Roles: m.Roles, Status: m.Status, Message: m.Message,
+		URLs: m.URLs, AlternateURLs: m.AlternateURLs, PeerURL: m.PeerURL, Database: m.Database, Roles: m.Roles, Status: m.Status, Message: m.Message,
 		FailureDomain: m.FailureDomain, AppliedIndex: m.AppliedIndex}
 }
 

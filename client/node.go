@@ -29,7 +29,10 @@ type NodeInfo struct {
 // node is a member the client talks to.
 type node struct {
 	name string
-	addr string
+	addr string // base URL dialled; "" when the member advertises none the client may use
+	// tlsName is the name its certificate must be valid for (TLS only).
+	tlsName string
+	who     string
 	// slots bounds concurrent requests; a full channel is ErrPoolExhausted.
 	slots chan struct{}
 
@@ -44,9 +47,11 @@ type node struct {
 	warmed      bool
 }
 
-func newNode(name, addr string, max int) *node {
-	return &node{name: name, addr: addr, slots: make(chan struct{}, max)}
+func newNode(name string, ep endpoint, max int) *node {
+	return &node{name: name, addr: ep.base, tlsName: ep.tlsName, who: ep.who, slots: make(chan struct{}, max)}
 }
+
+func (n *node) endpoint() endpoint { return endpoint{base: n.addr, tlsName: n.tlsName, who: n.who} }
 
 func (n *node) acquire() error {
 	select {
@@ -114,16 +119,17 @@ func (n *node) isReachable() bool {
 }
 
 // getJSON fetches a /v1 document from base with the tend timeout.
-func (c *Cluster) getJSON(ctx context.Context, base, path string, out any) error {
+func (c *Cluster) getJSON(ctx context.Context, ep endpoint, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.settings.Timeout)
 	defer cancel()
+	base := ep.base
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.httpc.Do(req)
+	resp, err := c.httpClient(ep.tlsName).Do(req)
 	if err != nil {
-		return err
+		return c.tlsError(err, ep)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -137,14 +143,14 @@ func (c *Cluster) getJSON(ctx context.Context, base, path string, out any) error
 }
 
 // probe asks a node for the cluster document and checks its cluster name.
-func (c *Cluster) probe(ctx context.Context, base string) (api.Cluster, error) {
+func (c *Cluster) probe(ctx context.Context, base endpoint) (api.Cluster, error) {
 	var info api.Cluster
 	if err := c.getJSON(ctx, base, "/v1/cluster", &info); err != nil {
 		return info, err
 	}
 	if c.def.clusterName != "" && info.ClusterName != c.def.clusterName {
 		return info, fmt.Errorf("%w: node %s at %s is in cluster %q, want %q",
-			ErrClusterNameMismatch, info.ServerName, base, info.ClusterName, c.def.clusterName)
+			ErrClusterNameMismatch, info.ServerName, base.base, info.ClusterName, c.def.clusterName)
 	}
 	return info, nil
 }
@@ -164,7 +170,7 @@ func (c *Cluster) warm(n *node) {
 		go func() {
 			defer wg.Done()
 			var v api.Version
-			_ = c.getJSON(c.ctx, n.addr, "/version", &v)
+			_ = c.getJSON(c.ctx, n.endpoint(), "/version", &v)
 		}()
 	}
 	wg.Wait()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -84,7 +85,8 @@ func (c *Cluster) pick(write bool, policy ReplicaPolicy, tried map[*node]bool) (
 		if len(c.nodes) == 0 {
 			return nil, fmt.Errorf("%w: the client knows no node yet", ErrNoNodes)
 		}
-		return nil, fmt.Errorf("%w: none of %d known nodes is reachable and in service", ErrNoNodes, len(c.nodes))
+		return nil, fmt.Errorf("%w: none of %d known nodes is reachable and in service%s", ErrNoNodes,
+			len(c.nodes), c.nodeErrorsLocked())
 	}
 	// Stable order, so that round robin and rack fallback are predictable.
 	sortNodes(usable)
@@ -114,6 +116,24 @@ func (c *Cluster) pick(write bool, policy ReplicaPolicy, tried map[*node]bool) (
 	}
 	c.rr++
 	return usable[c.rr%uint64(len(usable))], nil
+}
+
+// nodeErrorsLocked lists why known nodes are unreachable (a refused certificate, say), so that
+// ErrNoNodes says more than that nothing works.
+func (c *Cluster) nodeErrorsLocked() string {
+	var out []string
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		if n.lastErr != nil {
+			out = append(out, n.name+": "+n.lastErr.Error())
+		}
+		n.mu.Unlock()
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	sort.Strings(out)
+	return " (" + strings.Join(out, "; ") + ")"
 }
 
 func sortNodes(ns []*node) {
@@ -243,7 +263,11 @@ func (c *Cluster) send(ctx context.Context, n *node, r request) (*http.Response,
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	return c.httpc.Do(req)
+	resp, err := c.httpClient(n.tlsName).Do(req)
+	if err != nil {
+		return nil, c.tlsError(err, n.endpoint())
+	}
+	return resp, nil
 }
 
 // replyError turns a failed reply into an *Error (v2 body) or a plain error.

@@ -25,6 +25,12 @@
 #   OUT                result directory [a new mktemp directory]; results.jsonl and logs go there
 #   KEEP_DATA=1        keep the servers' data directories
 #   CAIRND_EXTRA_ARGS  extra cairnd flags for every node; "{n}" becomes the node number 1..3
+#   TLS=1              both systems on https:// client and peer URLs with mutual TLS on both
+#                      (etcd's and cairnd's --cert-file, --key-file, --trusted-ca-file,
+#                      --client-cert-auth and their --peer-* twins), certificates made here by
+#                      openssl; default TLS versions and suites on both, since etcd 3.4 has no
+#                      flags for them. The generator presents a client certificate (--cacert,
+#                      --cert, --key).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +45,7 @@ fi
 : "${WATCH_RATE:=200}" "${LOAD_KEYS=100000 1000000}" "${LOAD_CLIENTS:=64}" "${SYSTEMS:=auto}"
 : "${CAIRND_EXTRA_ARGS:=}"
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")}
+: "${TLS:=0}"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -95,7 +102,7 @@ wait_serving() {
 	local url=$1 key=$2 query=$3 limit=$4 start now
 	start=$(date +%s.%N)
 	while :; do
-		if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url/v2/keys$key?$query") == 200 ]]; then
+		if [[ $(curl ${CURL_TLS[@]+"${CURL_TLS[@]}"} -s -o /dev/null -w '%{http_code}' --max-time 1 "$url/v2/keys$key?$query") == 200 ]]; then
 			now=$(date +%s.%N)
 			awk -v a="$start" -v b="$now" 'BEGIN {printf "%.3f\n", b - a}'
 			return 0
@@ -139,9 +146,45 @@ if ! command -v etcd >/dev/null; then
 	$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q etcd-server etcd-client
 fi
-etcd --version | head -1 >&2
+etcd --version | sed -n 1p >&2
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+
+# ---- certificates (TLS=1) ----
+# One CA; one certificate for 127.0.0.1 that every member of both systems serves and dials
+# its peers with; one client certificate for curl and the generator.
+CURL_TLS=()
+BENCH_TLS=()
+SERVER_TLS=()
+SCHEME=http
+if [[ "$TLS" == 1 ]]; then
+	command -v openssl >/dev/null || die "openssl is needed for TLS=1 (apt-get install openssl)"
+	SCHEME=https
+	T=$OUT/tls
+	mkdir -p "$T"
+	ec() { openssl ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null; }
+	ec "$T/ca-key.pem"
+	openssl req -x509 -new -key "$T/ca-key.pem" -subj "/CN=bench-compare CA" -days 2 -out "$T/ca.pem" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	leaf() { # name cn extensions
+		ec "$T/$1-key.pem"
+		openssl req -new -key "$T/$1-key.pem" -subj "/CN=$2" -out "$T/$1.csr" 2>/dev/null
+		printf '%s\n' "$3" >"$T/$1.ext"
+		openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca-key.pem" -CAcreateserial \
+			-days 2 -extfile "$T/$1.ext" -out "$T/$1.pem" 2>/dev/null
+	}
+	leaf member bench-member "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth
+keyUsage=critical,digitalSignature"
+	leaf client bench-client "extendedKeyUsage=clientAuth
+keyUsage=critical,digitalSignature"
+	CURL_TLS=(--cacert "$T/ca.pem" --cert "$T/client.pem" --key "$T/client-key.pem")
+	BENCH_TLS=(--cacert "$T/ca.pem" --cert "$T/client.pem" --key "$T/client-key.pem")
+	SERVER_TLS=(--cert-file "$T/member.pem" --key-file "$T/member-key.pem" --trusted-ca-file "$T/ca.pem"
+		--client-cert-auth --peer-cert-file "$T/member.pem" --peer-key-file "$T/member-key.pem"
+		--peer-trusted-ca-file "$T/ca.pem" --peer-client-cert-auth)
+	log "TLS: certificates in $T"
+fi
 
 mkdir -p bin
 log "building cairn-bench"
@@ -168,7 +211,7 @@ for sys in $SYSTEMS; do
 	initial="" token="bench-$sys-$$"
 	for n in 1 2 3; do
 		peer=$((BASE + sys_index * 6 + n * 2 - 1))
-		initial+="${initial:+,}$sys$n=http://127.0.0.1:$peer"
+		initial+="${initial:+,}$sys$n=$SCHEME://127.0.0.1:$peer"
 	done
 	eps=""
 	for n in 1 2 3; do
@@ -178,12 +221,13 @@ for sys in $SYSTEMS; do
 		data=$OUT/$name.data
 		DATA_DIRS+=("$data")
 		rm -rf "$data"
-		CURL[$name]=http://127.0.0.1:$client
-		eps+="${eps:+,}http://127.0.0.1:$client"
+		CURL[$name]=$SCHEME://127.0.0.1:$client
+		eps+="${eps:+,}$SCHEME://127.0.0.1:$client"
 		args=(--name "$name" --data-dir "$data"
-			--listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client"
-			--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer"
-			--initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token "$token")
+			--listen-client-urls "$SCHEME://127.0.0.1:$client" --advertise-client-urls "$SCHEME://127.0.0.1:$client"
+			--listen-peer-urls "$SCHEME://127.0.0.1:$peer" --initial-advertise-peer-urls "$SCHEME://127.0.0.1:$peer"
+			--initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token "$token"
+			${SERVER_TLS[@]+"${SERVER_TLS[@]}"})
 		if [[ $sys == etcd ]]; then
 			start_node "$name" "$OUT/$name.log" etcd "${args[@]}" --enable-v2=true
 		else
@@ -198,7 +242,7 @@ for sys in $SYSTEMS; do
 	for n in 1 2 3; do
 		# A successful write through every member proves a leader and a quorum.
 		for _ in $(seq 1 300); do
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -XPUT "${CURL[$sys$n]}/v2/keys/ready" -d value=1 || true)
+			code=$(curl ${CURL_TLS[@]+"${CURL_TLS[@]}"} -s -o /dev/null -w '%{http_code}' --max-time 2 -XPUT "${CURL[$sys$n]}/v2/keys/ready" -d value=1 || true)
 			[[ $code == 200 || $code == 201 ]] && break
 			kill -0 "${PID[$sys$n]}" 2>/dev/null || die "$sys$n exited; see $OUT/$sys$n.log"
 			sleep 0.1
@@ -212,7 +256,7 @@ bench() { # system workload args...
 	local sys=$1 wl=$2
 	shift 2
 	"$BENCH" "$wl" --label "$sys" --target "$sys" --endpoints "${ENDPOINTS[$sys]}" \
-		--value-size "$VALUE_SIZE" --json --progress=false "$@"
+		--value-size "$VALUE_SIZE" --json --progress=false ${BENCH_TLS[@]+"${BENCH_TLS[@]}"} "$@"
 }
 
 # ---- workloads, alternating systems ----
@@ -292,7 +336,7 @@ for sys in $SYSTEMS; do
 		# so the restarted node is asked for a marker written after the load.
 		last_key=/load-done
 		for _ in $(seq 1 50); do
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -XPUT "${CURL[${sys}1]}/v2/keys$last_key" -d value="$last_load" || true)
+			code=$(curl ${CURL_TLS[@]+"${CURL_TLS[@]}"} -s -o /dev/null -w '%{http_code}' --max-time 5 -XPUT "${CURL[${sys}1]}/v2/keys$last_key" -d value="$last_load" || true)
 			[[ $code == 200 || $code == 201 ]] && break
 			sleep 0.2
 		done
@@ -312,7 +356,8 @@ done
 # ---- report ----
 {
 	echo
-	echo "== $(date -u '+%F %T UTC'), $(nproc) cores, $(etcd --version | head -1)"
+	echo "== $(date -u '+%F %T UTC'), $(nproc) cores, $(etcd --version | sed -n 1p)"
 	echo "== workloads: $WORKLOADS; clients: $CLIENTS; $REPS runs each alternating; duration $DURATION, warmup $WARMUP; $KEY_COUNT keys, ${VALUE_SIZE}-byte values"
+	[[ "$TLS" == 1 ]] && echo "== TLS: https:// client and peer URLs, mutual TLS on both ports, default TLS versions and suites"
 	"$BENCH" report --a etcd --b cairn "$RESULTS"
 } | tee "$OUT/report.txt"

@@ -72,6 +72,10 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.keyOrder, "key-order", string(o.cfg.KeyOrder), "random or sequential (with --total = --key-count, writes each key once)")
 	f.BoolVar(&o.cfg.Preload, "preload", o.cfg.Preload, "write every key once before get, sget, mixed and cas runs")
 	f.DurationVar(&o.cfg.Timeout, "timeout", o.cfg.Timeout, "per-request response timeout")
+	f.StringVar(&o.cfg.TLS.CACert, "cacert", "", "https endpoints: verify the servers with this PEM CA bundle (default: the system's roots)")
+	f.StringVar(&o.cfg.TLS.Cert, "cert", "", "https endpoints: present this PEM client certificate")
+	f.StringVar(&o.cfg.TLS.Key, "key", "", "PEM private key of --cert")
+	f.BoolVar(&o.cfg.TLS.InsecureSkipVerify, "insecure-skip-tls-verify", false, "https endpoints: do not verify the servers' certificates")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON line instead of a table")
 	f.BoolVar(&o.progress, "progress", true, "print a live progress line on stderr")
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,9 @@ const (
 	// the generator takes as little of the machine as it can.
 	RawHTTP HTTPImpl = "raw"
 	// StdlibHTTP is net/http's Transport, kept to cross-check the raw client
-	// and for https endpoints, which the raw client does not speak.
+	// and for https endpoints, which the raw client does not speak: its
+	// liveness probe reads the socket under the TLS layer, where a TLS 1.3
+	// session ticket or a close_notify would look like a broken connection.
 	StdlibHTTP HTTPImpl = "stdlib"
 )
 
@@ -33,6 +36,7 @@ const (
 type Client struct {
 	endpoints []*url.URL
 	impl      HTTPImpl
+	tls       *tls.Config     // for https endpoints; nil: Go's defaults
 	tr        *http.Transport // stdlib
 	pools     []*rawPool      // raw, one per endpoint
 }
@@ -40,9 +44,9 @@ type Client struct {
 // NewClient builds the pool. In stdlib mode perHostConns caps connections to
 // each endpoint so that --conns is a real limit: extra requests queue for a
 // connection instead of opening and closing sockets. The raw mode falls back to
-// stdlib when an endpoint is https.
-func NewClient(endpoints []string, conns int, timeout time.Duration, impl HTTPImpl) (*Client, error) {
-	c := &Client{impl: impl}
+// stdlib when an endpoint is https, which tlsCfg (nil: Go's defaults) configures.
+func NewClient(endpoints []string, conns int, timeout time.Duration, impl HTTPImpl, tlsCfg *tls.Config) (*Client, error) {
+	c := &Client{impl: impl, tls: tlsCfg}
 	for _, e := range endpoints {
 		u, err := url.Parse(e)
 		if err != nil {
@@ -70,15 +74,16 @@ func NewClient(endpoints []string, conns int, timeout time.Duration, impl HTTPIm
 		}
 	case StdlibHTTP:
 		perHost := max(1, (conns+len(endpoints)-1)/len(endpoints))
-		c.tr = newTransport(perHost, timeout)
+		c.tr = newTransport(perHost, timeout, tlsCfg)
 	default:
 		return nil, fmt.Errorf("unknown HTTP client %q (want raw or stdlib)", impl)
 	}
 	return c, nil
 }
 
-func newTransport(perHost int, timeout time.Duration) *http.Transport {
+func newTransport(perHost int, timeout time.Duration, tlsCfg *tls.Config) *http.Transport {
 	return &http.Transport{
+		TLSClientConfig:       tlsCfg.Clone(),
 		Proxy:                 nil, // a benchmark on loopback must not detour through HTTP_PROXY
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          0,

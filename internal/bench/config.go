@@ -69,6 +69,8 @@ type Config struct {
 	ReadRatio float64
 	MixedRead Workload // Get or SGet: the read half of Mixed
 	Timeout   time.Duration
+	// TLS configures https:// endpoints.
+	TLS TLSFiles
 
 	Watchers    int
 	WatchPrefix bool   // watch the key prefix recursively instead of one key

@@ -45,7 +45,7 @@ func TestScanUint(t *testing.T) {
 // the transport error.
 func transportErr(t *testing.T, impl HTTPImpl, addr string, timeout time.Duration) error {
 	t.Helper()
-	cl, err := NewClient([]string{"http://" + addr}, 1, timeout, impl)
+	cl, err := NewClient([]string{"http://" + addr}, 1, timeout, impl, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func BenchmarkConnGet(b *testing.B) {
 	ep := startEtcd(b)
 	for _, impl := range []HTTPImpl{RawHTTP, StdlibHTTP} {
 		b.Run(string(impl), func(b *testing.B) {
-			cl, err := NewClient([]string{ep}, 1, time.Second, impl)
+			cl, err := NewClient([]string{ep}, 1, time.Second, impl, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -196,7 +196,7 @@ func newEtcdish(t testing.TB, st *store) *etcdish {
 
 func newRawClient(t testing.TB, conns int, endpoints ...string) *Client {
 	t.Helper()
-	cl, err := NewClient(endpoints, conns, 5*time.Second, RawHTTP)
+	cl, err := NewClient(endpoints, conns, 5*time.Second, RawHTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestRawConnectionClose(t *testing.T) {
 			}()
 		}
 	}()
-	cl, err := NewClient([]string{"http://" + ln.Addr().String()}, 1, 2*time.Second, RawHTTP)
+	cl, err := NewClient([]string{"http://" + ln.Addr().String()}, 1, 2*time.Second, RawHTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestRawConnectionClose(t *testing.T) {
 func TestRawIdleBeyondTimeout(t *testing.T) {
 	e := newEtcdish(t, newStore())
 	const timeout = 50 * time.Millisecond
-	cl, err := NewClient([]string{e.URL}, 1, timeout, RawHTTP)
+	cl, err := NewClient([]string{e.URL}, 1, timeout, RawHTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -635,7 +635,7 @@ func TestRawCancelAbortsRequest(t *testing.T) {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cl, err := NewClient([]string{"http://" + ln.Addr().String()}, 1, time.Hour, RawHTTP)
+	cl, err := NewClient([]string{"http://" + ln.Addr().String()}, 1, time.Hour, RawHTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +674,7 @@ func TestRawStreamingRefused(t *testing.T) {
 }
 
 func TestHTTPSFallsBackToStdlib(t *testing.T) {
-	cl, err := NewClient([]string{"https://127.0.0.1:1"}, 1, time.Second, RawHTTP)
+	cl, err := NewClient([]string{"https://127.0.0.1:1"}, 1, time.Second, RawHTTP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -720,7 +720,7 @@ func BenchmarkConn(b *testing.B) {
 	for _, srv := range []struct{ name, url string }{{"canned", canned}, {"httptest", e.URL}} {
 		for _, impl := range []HTTPImpl{RawHTTP, StdlibHTTP} {
 			b.Run(srv.name+"/"+string(impl), func(b *testing.B) {
-				cl, err := NewClient([]string{srv.url}, 1, 5*time.Second, impl)
+				cl, err := NewClient([]string{srv.url}, 1, 5*time.Second, impl, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

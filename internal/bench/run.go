@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -69,7 +70,14 @@ func Run(ctx context.Context, cfg Config, progress ProgressFunc) (*Result, error
 	if err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
-	cl, err := NewClient(cfg.Endpoints, cfg.Conns, cfg.Timeout, cfg.HTTP)
+	var tlsCfg *tls.Config
+	if !cfg.TLS.Empty() {
+		var err error
+		if tlsCfg, err = cfg.TLS.ClientConfig(); err != nil {
+			return nil, err
+		}
+	}
+	cl, err := NewClient(cfg.Endpoints, cfg.Conns, cfg.Timeout, cfg.HTTP, tlsCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func runWatch(ctx context.Context, cfg Config, cl *Client, keys *KeySpace, res *
 	}
 	// Watches hold their connection for as long as they wait, so they get their
 	// own transport: borrowing from --conns would starve the writer.
-	wtr := newTransport(cfg.Watchers, 0)
+	wtr := newTransport(cfg.Watchers, 0, cl.tls)
 	defer wtr.CloseIdleConnections()
 	var measureStart atomic.Int64
 	measureStart.Store(math.MaxInt64)
@@ -192,7 +192,7 @@ func waitWatchers(ctx context.Context, cl *Client, n int) {
 	if tr == nil {
 		// The raw client has no Transport; a throwaway one keeps these few
 		// polls off the workers' connections.
-		tr = newTransport(1, time.Second)
+		tr = newTransport(1, time.Second, cl.tls)
 		defer tr.CloseIdleConnections()
 	}
 	hc := &http.Client{Transport: tr, Timeout: time.Second}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/api"
+	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/testcluster"
 )
 
@@ -110,4 +111,29 @@ func TestClusterEndpoints(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Every advertised client URL reaches the view, in order, with url and alternate_url still the
+// first of each list, so that a TLS client can find an https:// URL that is not the first.
+func TestClusterMembersListEveryClientURL(t *testing.T) {
+	c := testcluster.New(t, 1, testcluster.WithElectionTimeout(300*time.Millisecond),
+		testcluster.WithConfig(func(i int, cfg *node.Config) {
+			cfg.AdvertiseClientURLs = append(cfg.AdvertiseClientURLs, "https://n1.example:2379")
+			cfg.AdvertiseAlternateClientURLs = []string{"http://alt.example:2379", "https://alt.example:2380"}
+		}))
+	m := c.Members[0]
+	want := []string{m.ClientURL, "https://n1.example:2379"}
+	wantAlt := []string{"http://alt.example:2379", "https://alt.example:2380"}
+	var raw struct {
+		Members []map[string]any `json:"members"`
+	}
+	getJSON(t, m.ClientURL+"/v1/cluster/members", http.StatusOK, &raw)
+	if len(raw.Members) != 1 {
+		t.Fatalf("%d members", len(raw.Members))
+	}
+	got := raw.Members[0]
+	if fmt.Sprint(got["urls"]) != fmt.Sprint(want) || fmt.Sprint(got["alternate_urls"]) != fmt.Sprint(wantAlt) ||
+		got["url"] != want[0] || got["alternate_url"] != wantAlt[0] {
+		t.Fatalf("member %v: want urls %v, alternate_urls %v", got, want, wantAlt)
+	}
 }

@@ -23,6 +23,9 @@ func (c *Config) validateTLS() error {
 	if c.ClientTLS.ClientCertAuth && c.ClientTLS.TrustedCAFile == "" {
 		return fmt.Errorf("--client-cert-auth needs --trusted-ca-file: %w", tlsconf.ErrNoTrustedCA)
 	}
+	if len(c.ListenPeerURLs) == 0 {
+		return fmt.Errorf("--listen-peer-urls is empty")
+	}
 	peerTLS := scheme(c.ListenPeerURLs[0]) == "https"
 	for _, u := range append(append([]string(nil), c.ListenPeerURLs...), c.InitialAdvertisePeerURLs...) {
 		if (scheme(u) == "https") != peerTLS {
@@ -57,6 +60,7 @@ func buildTLS(c Config) (tlsConfigs, error) {
 	}
 	if clientTLS {
 		info := c.ClientTLS
+		info.Logger = c.Logger.With("port", "client")
 		if info.Empty() {
 			if err := autoCert(&info, filepath.Join(c.DataDir, "fixtures", "client"), c.ListenClientURLs, c.AdvertiseClientURLs); err != nil {
 				return out, fmt.Errorf("--auto-tls: %v", err)
@@ -70,6 +74,7 @@ func buildTLS(c Config) (tlsConfigs, error) {
 	}
 	if scheme(c.ListenPeerURLs[0]) == "https" {
 		info := c.PeerTLS
+		info.Logger = c.Logger.With("port", "peer")
 		if info.Empty() {
 			if err := autoCert(&info, filepath.Join(c.DataDir, "fixtures", "peer"), c.ListenPeerURLs, c.InitialAdvertisePeerURLs); err != nil {
 				return out, fmt.Errorf("--peer-auto-tls: %v", err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,14 @@ func TestJoinTLSCluster(t *testing.T) {
 	if err != nil || r.Err != nil || r.Node.Value != "yes" {
 		t.Fatalf("write through the joined member: %v %+v", err, r)
 	}
+	// A member change sent to a follower is forwarded to the leader as an HTTP request over
+	// the peer port's TLS.
+	follower := c.Followers()[0]
+	third := c.AddMember(t, follower.Index, false)
+	testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		_, err := c.Put(third.Index, "/joined-third", "yes")
+		return err
+	})
 }
 
 // --peer-cert-allowed-cn refuses a peer whose verified certificate carries another common
@@ -196,5 +205,32 @@ func TestAllowedCNAndHostname(t *testing.T) {
 	}
 	if err := get(m.ClientURL+"/v2/keys/", set.Client); err == nil {
 		t.Fatal("client certificate for another hostname got through --client-cert-allowed-hostname")
+	}
+}
+
+// Members on --peer-auto-tls each make their own self-signed certificate; they cannot verify
+// each other's, yet replicate over TLS (encrypted, not authenticated, as with etcd).
+func TestPeerAutoTLSCluster(t *testing.T) {
+	set := tlstest.NewSet(t, "app")
+	c := testcluster.New(t, 3, testcluster.WithTLS(testcluster.TLS{Set: set, Peer: true}),
+		testcluster.WithConfig(func(i int, cfg *node.Config) {
+			cfg.PeerTLS, cfg.PeerAutoTLS = tlsconf.Info{}, true
+		}))
+	for _, f := range c.Followers() {
+		if _, err := c.Put(f.Index, "/auto-"+f.Name, "1"); err != nil {
+			t.Fatalf("write through %s over peer auto-TLS: %v", f.Name, err)
+		}
+	}
+	m := c.Members[0]
+	served, err := serverSerial(hostOf(m.PeerURL), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := tls.LoadX509KeyPair(filepath.Join(m.DataDir, "fixtures", "peer", "cert.pem"), filepath.Join(m.DataDir, "fixtures", "peer", "key.pem"))
+	if err != nil {
+		t.Fatalf("no generated peer certificate: %v", err)
+	}
+	if made.Leaf.SerialNumber.Cmp(served) != 0 {
+		t.Fatalf("peer port serves serial %v, generated %v", served, made.Leaf.SerialNumber)
 	}
 }

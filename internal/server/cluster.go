@@ -229,7 +229,7 @@ func (s *Server) view(ctx context.Context) clusterView {
 		}
 		cm := api.ClusterMember{ServerName: m.Name, ID: MemberIDString(m.ID), Database: !m.Learner,
 			FailureDomain: m.Rack, URL: first(m.ClientURLs), AlternateURL: first(m.AlternateClientURLs),
-			PeerURL: first(m.PeerURLs)}
+			URLs: listOf(m.ClientURLs), AlternateURLs: listOf(m.AlternateClientURLs), PeerURL: first(m.PeerURLs)}
 		switch {
 		case m.Learner:
 			cm.Roles = []string{api.RoleStandby}
@@ -276,6 +276,10 @@ func first(s []string) string {
 	}
 	return s[0]
 }
+
+// listOf copies s so that the view never shares a member record's slice, and gives an empty
+// list rather than null on the wire.
+func listOf(s []string) []string { return append([]string{}, s...) }
 
 // ClusterInfo is GET /v1/cluster.
 func (s *Server) ClusterInfo(ctx context.Context) api.Cluster {

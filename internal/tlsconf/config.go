@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 )
 
@@ -28,6 +29,16 @@ type Info struct {
 	CipherSuites []string
 	MinVersion   string // TLS1.2 (default) or TLS1.3
 	MaxVersion   string
+
+	// Logger hears of re-read files and of changed files that do not load (default: slog's).
+	Logger *slog.Logger
+}
+
+func (i Info) log() *slog.Logger {
+	if i.Logger == nil {
+		return slog.Default()
+	}
+	return i.Logger
 }
 
 // Empty reports whether no certificate is configured.
@@ -43,7 +54,7 @@ func (i Info) ServerConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	kp, err := newKeyPair(i.CertFile, i.KeyFile)
+	kp, err := newKeyPair(i.log(), i.CertFile, i.KeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +82,7 @@ func (i Info) ClientConfig() (*tls.Config, error) {
 		return nil, err
 	}
 	if !i.Empty() {
-		kp, err := newKeyPair(i.CertFile, i.KeyFile)
+		kp, err := newKeyPair(i.log(), i.CertFile, i.KeyFile)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +125,7 @@ func (i Info) base() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: minV, MaxVersion: maxV, CipherSuites: suites}
 	var crl *fileValue[*revocations]
 	if i.CRLFile != "" {
-		if crl, err = newCRL(i.CRLFile); err != nil {
+		if crl, err = newCRL(i.log(), i.CRLFile); err != nil {
 			return nil, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -273,6 +274,11 @@ func TestBadSettingsAreErrors(t *testing.T) {
 		{"max below min", func(i tlsconf.Info) tlsconf.Info { i.MinVersion, i.MaxVersion = "TLS1.3", "TLS1.2"; return i }, nil, "--tls-max-version"},
 		{"no certificate", func(i tlsconf.Info) tlsconf.Info { i.CertFile = ""; return i }, tlsconf.ErrNoCertificate, ""},
 		{"client auth without CA", func(i tlsconf.Info) tlsconf.Info { i.ClientCertAuth = true; return i }, tlsconf.ErrNoTrustedCA, ""},
+		{"ciphers with TLS1.3 only", func(i tlsconf.Info) tlsconf.Info {
+			i.MinVersion, i.CipherSuites = "TLS1.3", []string{"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}
+			return i
+		}, nil, "--cipher-suites"},
+		{"TLS1.3 suite by name", func(i tlsconf.Info) tlsconf.Info { i.CipherSuites = []string{"TLS_AES_128_GCM_SHA256"}; return i }, tlsconf.ErrUnknownCipher, "TLS_AES_128_GCM_SHA256"},
 		{"missing key file", func(i tlsconf.Info) tlsconf.Info { i.KeyFile = filepath.Join(set.Dir, "nope"); return i }, nil, "nope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,5 +310,73 @@ func TestSelfSignedIsMadeOnceAndServes(t *testing.T) {
 	again, err := tls.LoadX509KeyPair(cert2, key)
 	if err != nil || again.Leaf.SerialNumber.Cmp(pair.Leaf.SerialNumber) != 0 {
 		t.Fatalf("second start made a new certificate: %v", err)
+	}
+}
+
+// A CRL revokes serial numbers of its own issuer only: with two trusted CAs, the other CA's
+// certificate that happens to carry a revoked serial is still accepted.
+func TestCRLAppliesToItsIssuerOnly(t *testing.T) {
+	set := tlstest.NewSet(t, "app")
+	other := tlstest.NewCA(t, "second CA")
+	caFile := filepath.Join(set.Dir, "both-cas.pem")
+	tlstest.WriteFile(t, caFile, append(append([]byte{}, set.CA.CertPEM...), other.CertPEM...))
+	revoked := set.CA.Issue(t, tlstest.Leaf{CN: "app"})
+	sameSerial := other.Issue(t, tlstest.Leaf{CN: "app", Serial: revoked.Cert.SerialNumber})
+	crlFile := filepath.Join(set.Dir, "crl.pem")
+	tlstest.WriteFile(t, crlFile, set.CA.CRL(t, revoked.Cert))
+	cfg, err := tlsconf.Info{CertFile: set.CertFile, KeyFile: set.KeyFile, TrustedCAFile: caFile, ClientCertAuth: true, CRLFile: crlFile}.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, cfg)
+	if _, err := handshake(addr, clientCfg(set, revoked.TLS(t))); err == nil {
+		t.Fatal("revoked certificate accepted")
+	}
+	if _, err := handshake(addr, clientCfg(set, sameSerial.TLS(t))); err != nil {
+		t.Fatalf("another issuer's certificate with the same serial refused: %v", err)
+	}
+}
+
+// Between an unlink and the new file's arrival the old pair goes on serving.
+func TestServerSurvivesMissingFilesForAMoment(t *testing.T) {
+	set := tlstest.NewSet(t, "app")
+	cfg, err := tlsconf.Info{CertFile: set.CertFile, KeyFile: set.KeyFile}.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, cfg)
+	if err := os.Remove(set.CertFile); err != nil {
+		t.Fatal(err)
+	}
+	got, err := handshake(addr, clientCfg(set))
+	if err != nil || got.SerialNumber.Cmp(set.Member.Cert.SerialNumber) != 0 {
+		t.Fatalf("with the certificate file missing: %v, want the old certificate", err)
+	}
+	renewed := set.CA.Issue(t, tlstest.Leaf{CN: "cairn-member"})
+	tlstest.WriteFile(t, set.KeyFile, renewed.KeyPEM)
+	tlstest.WriteFile(t, set.CertFile, renewed.CertPEM)
+	got, err = handshake(addr, clientCfg(set))
+	if err != nil || got.SerialNumber.Cmp(renewed.Cert.SerialNumber) != 0 {
+		t.Fatalf("after the files came back: %v, not the renewed certificate", err)
+	}
+}
+
+// An auto-TLS certificate about to expire is made again at the next start.
+func TestSelfSignedRenewedWhenExpiring(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "x")
+	old := ca.Issue(t, tlstest.Leaf{NotAfter: time.Now().Add(time.Hour)})
+	tlstest.WriteFile(t, filepath.Join(dir, "cert.pem"), old.CertPEM)
+	tlstest.WriteFile(t, filepath.Join(dir, "key.pem"), old.KeyPEM)
+	cert, key, err := tlsconf.SelfSigned(dir, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pair.Leaf.SerialNumber.Cmp(old.Cert.SerialNumber) == 0 || time.Until(pair.Leaf.NotAfter) < 300*24*time.Hour {
+		t.Fatalf("expiring certificate kept (not after %v)", pair.Leaf.NotAfter)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"sync"
@@ -20,14 +21,16 @@ import (
 type fileValue[T any] struct {
 	paths []string
 	parse func() (T, error)
+	log   *slog.Logger
 
-	mu    sync.Mutex
-	val   T
-	stats []os.FileInfo
+	mu     sync.Mutex
+	val    T
+	stats  []os.FileInfo
+	failed []os.FileInfo // the files as they were when they last failed to parse
 }
 
-func newFileValue[T any](parse func() (T, error), paths ...string) (*fileValue[T], error) {
-	f := &fileValue[T]{paths: paths, parse: parse}
+func newFileValue[T any](log *slog.Logger, parse func() (T, error), paths ...string) (*fileValue[T], error) {
+	f := &fileValue[T]{paths: paths, parse: parse, log: log}
 	if _, err := f.get(); err != nil {
 		return nil, err
 	}
@@ -53,14 +56,22 @@ func (f *fileValue[T]) get() (T, error) {
 		var zero T
 		return zero, statErr
 	}
+	if f.failed != nil && sameFiles(f.failed, stats) {
+		return f.val, nil // already reported; wait for the next change
+	}
 	v, err := f.parse()
 	if err != nil {
 		if f.stats != nil {
+			f.failed = stats
+			f.log.Warn("TLS files changed but do not load; the previous ones stay in use", "files", f.paths, "err", err)
 			return f.val, nil
 		}
 		return v, err
 	}
-	f.val, f.stats = v, stats
+	if f.stats != nil {
+		f.log.Info("TLS files re-read for new connections", "files", f.paths)
+	}
+	f.val, f.stats, f.failed = v, stats, nil
 	return v, nil
 }
 
@@ -73,8 +84,8 @@ func sameFiles(a, b []os.FileInfo) bool {
 	return true
 }
 
-func newKeyPair(certFile, keyFile string) (*fileValue[*tls.Certificate], error) {
-	return newFileValue(func() (*tls.Certificate, error) {
+func newKeyPair(log *slog.Logger, certFile, keyFile string) (*fileValue[*tls.Certificate], error) {
+	return newFileValue(log, func() (*tls.Certificate, error) {
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("loading %s and %s: %v", certFile, keyFile, err)
@@ -90,8 +101,8 @@ type revocations struct {
 	serials    map[string]bool
 }
 
-func newCRL(path string) (*fileValue[*revocations], error) {
-	return newFileValue(func() (*revocations, error) {
+func newCRL(log *slog.Logger, path string) (*fileValue[*revocations], error) {
+	return newFileValue(log, func() (*revocations, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err

@@ -31,18 +31,22 @@ func servedSerial(t *testing.T, rawURL string, cfg *tls.Config) *big.Int {
 // ports, without a restart or a signal, whether the files are written over or renamed over;
 // it also serves a plain http:// client URL next to the https:// one.
 func TestTLSRotationRealProcess(t *testing.T) {
-	if procs.IsEtcd() {
-		t.Skip("etcd 3.4 re-reads certificate files too, but this test drives cairnd's flags")
-	}
 	set := tlstest.NewSet(t, "app")
 	plainPort, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	plainURL := fmt.Sprintf("http://127.0.0.1:%d", plainPort)
-	opts := mutualTLS(t, set)
-	opts.Args = append(opts.Args, "--listen-client-urls", plainURL)
-	n := procs.StartNode(t, procs.Options{TLS: opts})
+	c := procs.NewCluster(t, 1, procs.Options{TLS: mutualTLS(t, set)})
+	n := c.Nodes[0]
+	for i, a := range n.Args {
+		if a == "--listen-client-urls" {
+			n.Args[i+1] += "," + plainURL
+		}
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
 	cli := set.ClientConfig(t)
 	for _, u := range []string{n.ClientURL(), n.PeerURL()} {
 		if got := servedSerial(t, u, cli); got.Cmp(set.Member.Cert.SerialNumber) != 0 {

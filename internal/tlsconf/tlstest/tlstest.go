@@ -83,6 +83,8 @@ type Leaf struct {
 	NotAfter  time.Time
 	// ServerOnly and ClientOnly restrict the extended key usage (default: both).
 	ServerOnly, ClientOnly bool
+	// Serial is the serial number (default: one no other certificate of the run has).
+	Serial *big.Int
 }
 
 // Pair is an issued certificate with its key.
@@ -114,9 +116,12 @@ func (ca *CA) Issue(tb testing.TB, l Leaf) *Pair {
 	case l.ClientOnly:
 		eku = eku[1:]
 	}
+	if l.Serial == nil {
+		l.Serial = big.NewInt(serials.Add(1))
+	}
 	key := newKey(tb)
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serials.Add(1)),
+		SerialNumber: l.Serial,
 		Subject:      pkix.Name{CommonName: l.CN},
 		NotBefore:    l.NotBefore, NotAfter: l.NotAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
