@@ -15,28 +15,21 @@ const PasswordCost = bcrypt.DefaultCost
 // rest would let a longer password match a shorter one.
 var ErrPasswordTooLong = errors.New("password longer than 72 bytes")
 
-// HashPassword makes the stored form of a password.
-func HashPassword(password string) (string, error) {
+// HashPassword makes the stored form of a password at cost (PasswordCost when 0).
+func HashPassword(password string, cost int) (string, error) {
 	if len(password) > 72 {
 		return "", ErrPasswordTooLong
 	}
-	return hashAtCost(password, PasswordCost)
+	if cost == 0 {
+		cost = PasswordCost
+	}
+	return hashAtCost(password, cost)
 }
 
 func hashAtCost(password string, cost int) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	return string(h), err
 }
-
-// dummyHash is compared against when a user does not exist, so that a wrong
-// user name costs the same time as a wrong password.
-var dummyHash = func() []byte {
-	h, err := bcrypt.GenerateFromPassword([]byte("cairn: no such user"), PasswordCost)
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()
 
 // checkPassword is the slow comparison.
 func checkPassword(hash, password string) bool {

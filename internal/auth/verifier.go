@@ -28,6 +28,10 @@ type VerifierConfig struct {
 	FailureRate  float64
 	// Sources is how many sources' failure counts are kept.
 	Sources int
+	// PasswordCost is the bcrypt cost passwords are stored at (PasswordCost when 0); an
+	// unknown user is checked against a hash of that cost, so that a wrong user name takes
+	// as long as a wrong password.
+	PasswordCost int
 }
 
 func (c *VerifierConfig) defaults() {
@@ -43,6 +47,9 @@ func (c *VerifierConfig) defaults() {
 	if c.Sources <= 0 {
 		c.Sources = 10000
 	}
+	if c.PasswordCost == 0 {
+		c.PasswordCost = PasswordCost
+	}
 }
 
 // Verifier checks user names and passwords against a State. A pair that
@@ -52,8 +59,9 @@ func (c *VerifierConfig) defaults() {
 // matches and is checked afresh. Wrong passwords always cost a hash and are
 // limited per source, so guessing stays slow.
 type Verifier struct {
-	cfg VerifierConfig
-	key [32]byte
+	cfg   VerifierConfig
+	key   [32]byte
+	dummy string // a hash of nothing anyone knows, at the configured cost
 
 	mu    sync.Mutex
 	lru   *list.List // of *verified, most recent first
@@ -82,6 +90,11 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if _, err := rand.Read(v.key[:]); err != nil {
 		panic(err)
 	}
+	dummy, err := hashAtCost(string(v.key[:16]), cfg.PasswordCost)
+	if err != nil {
+		panic(err) // only an invalid cost fails, and defaults() gives a valid one
+	}
+	v.dummy = dummy
 	return v
 }
 
@@ -113,7 +126,7 @@ func (v *Verifier) Check(st *State, name, password, source string, now time.Time
 	if exists {
 		ok = checkPassword(u.Hash, password)
 	} else {
-		checkPassword(string(dummyHash), password)
+		checkPassword(v.dummy, password)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()

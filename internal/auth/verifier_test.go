@@ -145,10 +145,10 @@ func TestVerifierSourcesAreBounded(t *testing.T) {
 
 func TestHashPasswordRefusesOverlong(t *testing.T) {
 	long := string(make([]byte, 73))
-	if _, err := HashPassword(long); !errors.Is(err, ErrPasswordTooLong) {
+	if _, err := HashPassword(long, 4); !errors.Is(err, ErrPasswordTooLong) {
 		t.Fatalf("73-byte password: %v", err)
 	}
-	h, err := HashPassword("ok")
+	h, err := HashPassword("ok", 4)
 	if err != nil || !checkPassword(h, "ok") || checkPassword(h, "no") {
 		t.Fatalf("hash %q %v", h, err)
 	}

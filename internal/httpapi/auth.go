@@ -142,7 +142,7 @@ func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, name string)
 		build := func() (*auth.Command, error) {
 			if in.Password != "" {
 				// Hashed by the member that proposes, once, so every member applies the same hash.
-				hash, err := auth.HashPassword(in.Password)
+				hash, err := auth.HashPassword(in.Password, h.authn.cfg.Verifier.PasswordCost)
 				if err != nil {
 					return nil, err
 				}

@@ -31,7 +31,7 @@ type AuthConfig struct {
 	// ExternalTokenTTL bounds an external user's token, so that a disabled
 	// directory account stops working within it (--ldap-cache-ttl).
 	ExternalTokenTTL time.Duration
-	// Verifier settings (cache size, failures per source).
+	// Verifier settings (cache size, failures per source, the bcrypt cost of new passwords).
 	Verifier auth.VerifierConfig
 }
 
