@@ -171,4 +171,3 @@ func keysAs(t *testing.T, endpoints []string, user, password string) client.Keys
 	}
 	return client.NewKeysAPI(c)
 }
-
