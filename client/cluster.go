@@ -23,6 +23,8 @@ type Cluster struct {
 	settings SystemSettings
 	// tlsCfg is nil for plain HTTP; otherwise each expected name gets a copy with ServerName set.
 	tlsCfg *tls.Config
+	// tlsName is the builder's TLSName as it was at Connect.
+	tlsName string
 	// auth holds the login token of native and external credentials.
 	auth *authSession
 
@@ -50,9 +52,13 @@ type Cluster struct {
 func newCluster(def ClusterDefinition, tlsCfg *tls.Config) *Cluster {
 	s := def.settings.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Cluster{def: def, settings: s, tlsCfg: tlsCfg, clients: map[string]*http.Client{},
+	c := &Cluster{def: def, settings: s, tlsCfg: tlsCfg, clients: map[string]*http.Client{},
 		auth: &authSession{mode: def.authMode, user: def.user, password: def.password},
 		ctx:  ctx, cancel: cancel, refresh: make(chan struct{}, 1), nodes: map[string]*node{}}
+	if def.tls != nil {
+		c.tlsName = def.tls.name
+	}
+	return c
 }
 
 // httpClient is the client for connections whose certificate must be valid for tlsName.
@@ -168,8 +174,8 @@ func (c *Cluster) target(m api.ClusterMember) (endpoint, error) {
 	ep := endpoint{}
 	if c.tlsCfg != nil {
 		switch {
-		case c.def.tls.name != "":
-			ep.tlsName = c.def.tls.name
+		case c.tlsName != "":
+			ep.tlsName = c.tlsName
 		case own != nil:
 			ep.tlsName = own.Hostname()
 		default:
@@ -214,8 +220,8 @@ func (c *Cluster) seedEndpoint(h Host) endpoint {
 		switch {
 		case h.TLSName != "":
 			ep.tlsName = h.TLSName
-		case c.def.tls.name != "":
-			ep.tlsName = c.def.tls.name
+		case c.tlsName != "":
+			ep.tlsName = c.tlsName
 		default:
 			ep.tlsName = h.Name
 		}

@@ -120,14 +120,17 @@ func (c *Cluster) pick(write bool, policy ReplicaPolicy, tried map[*node]bool) (
 	return usable[c.rr%uint64(len(usable))], nil
 }
 
-// nodeErrorsLocked lists why known nodes are unreachable (a refused certificate, say), so that
-// ErrNoNodes says more than that nothing works.
+// nodeErrorsLocked lists why known nodes are out of use (a refused certificate, a status the
+// cluster gave them), so that ErrNoNodes says more than that nothing works.
 func (c *Cluster) nodeErrorsLocked() string {
 	var out []string
 	for _, n := range c.nodes {
 		n.mu.Lock()
-		if n.lastErr != nil {
+		switch {
+		case n.lastErr != nil:
 			out = append(out, n.name+": "+n.lastErr.Error())
+		case n.status != api.StatusOnline && n.status != "":
+			out = append(out, n.name+": "+n.status+": "+n.message)
 		}
 		n.mu.Unlock()
 	}

@@ -162,7 +162,7 @@ func TestSeedEndpointNames(t *testing.T) {
 		}
 	}
 	def.WithTLSConfigOf().TLSName("default.example")
-	if ep := c.seedEndpoint(Host{Name: "10.0.0.1", Port: 1}); ep.tlsName != "default.example" {
+	if ep := newCluster(*def, cfg).seedEndpoint(Host{Name: "10.0.0.1", Port: 1}); ep.tlsName != "default.example" {
 		t.Errorf("builder name not the default of a seed: %+v", ep)
 	}
 	if ep := newCluster(*NewClusterDefinition("h", 1), nil).seedEndpoint(Host{Name: "h", Port: 1}); ep.base != "http://h:1" {

@@ -26,6 +26,9 @@ type quorumFlags struct {
 	port    int
 	output  string
 	timeout time.Duration
+	// httpc and scheme list the members: TLS when cairnctl's TLS flags say so.
+	httpc  *http.Client
+	scheme string
 }
 
 // newQuorumCommand is `cairnctl quorum`: signed UDP queries answered by several members at
@@ -79,6 +82,9 @@ func (f *quorumFlags) run(cmd *cobra.Command, typ cquorum.QueryType, q string) e
 	if err != nil {
 		return fmt.Errorf("--quorum-hmac-key-file: %w", err)
 	}
+	if f.httpc, f.scheme, err = discoveryClient(cmd.Flags()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 	defer cancel()
 	peers, err := f.quorumPeers(ctx)
@@ -105,7 +111,11 @@ func (f *quorumFlags) quorumPeers(ctx context.Context) ([]string, error) {
 	}
 	var errs []error
 	for _, h := range splitList(f.hosts) {
-		peers, err := discoverPeers(ctx, h, f.port)
+		hc, scheme := f.httpc, f.scheme
+		if hc == nil {
+			hc, scheme = http.DefaultClient, "http"
+		}
+		peers, err := discoverPeers(ctx, hc, scheme, h, f.port)
 		if err == nil {
 			return peers, nil
 		}
@@ -115,12 +125,12 @@ func (f *quorumFlags) quorumPeers(ctx context.Context) ([]string, error) {
 		f.hosts, errors.Join(errs...))
 }
 
-// discoverPeers lists the members through one client endpoint and returns each member's
-// client host at the quorum port.
-func discoverPeers(ctx context.Context, host string, port int) ([]string, error) {
+// discoverPeers lists the members through one client endpoint (scheme:// unless host has
+// one) and returns each member's client host at the quorum port.
+func discoverPeers(ctx context.Context, hc *http.Client, scheme, host string, port int) ([]string, error) {
 	base := host
 	if !strings.Contains(base, "://") {
-		base = "http://" + base
+		base = scheme + "://" + base
 	}
 	u, err := url.Parse(base)
 	if err != nil {
@@ -133,7 +143,7 @@ func discoverPeers(ctx context.Context, host string, port int) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -141,7 +142,7 @@ func TestQuorumCommandErrors(t *testing.T) {
 func TestQuorumDiscovery(t *testing.T) {
 	c := testcluster.New(t, 3)
 	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		peers, err := discoverPeers(context.Background(), strings.TrimPrefix(c.Members[0].ClientURL, "http://"), 2399)
+		peers, err := discoverPeers(context.Background(), http.DefaultClient, "http", strings.TrimPrefix(c.Members[0].ClientURL, "http://"), 2399)
 		if err != nil {
 			return err
 		}
