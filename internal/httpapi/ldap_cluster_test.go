@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -153,5 +154,56 @@ func TestLDAPDownKeepsNativeUsers(t *testing.T) {
 	}
 	if got := doWith(t, hc, authCall{method: "GET", url: base + "/v2/keys/app/secret", user: "alice", password: "alicepw"}); got.status != 200 {
 		t.Fatalf("native user with the directory down: %d %s", got.status, got.body)
+	}
+}
+
+// TestAuthMatrixCertificates: on a client port with --client-cert-auth, a certificate whose CN
+// names no user acts as the (emptied) guest and is refused everywhere a password would be; a
+// certificate from another CA gets no answer at all; a certificate naming a user acts as it.
+func TestAuthMatrixCertificates(t *testing.T) {
+	set := tlstest.NewSet(t, "alice")
+	c := testcluster.New(t, 3, testcluster.WithTLS(testcluster.TLS{Set: set, Client: true}))
+	c.WaitLeader(t)
+	c.AddRole(t, "", "app", "/app/*")
+	c.AddUser(t, "", "alice", "alicepw", "app")
+	c.EnableAuth(t, "rootpw")
+	base := c.Followers()[0].ClientURL
+
+	clientWith := func(p *tlstest.Pair) *http.Client {
+		cfg := set.ClientConfig(t)
+		cfg.Certificates = []tls.Certificate{p.TLS(t)}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	}
+	unknown := clientWith(set.CA.Issue(t, tlstest.Leaf{CN: "mallory", ClientOnly: true}))
+	other := tlstest.NewCA(t, "another CA")
+	foreign := clientWith(other.Issue(t, tlstest.Leaf{CN: "alice", ClientOnly: true}))
+	alice := c.HTTPClient() // the set's client certificate: CN alice
+
+	guarded := []struct{ method, path, body string }{
+		{"GET", "/v2/keys/app/x", ""}, {"PUT", "/v2/keys/app/x", "value=1"},
+		{"GET", "/v2/keys/app/x?wait=true&waitIndex=1", ""},
+		{"GET", "/v2/auth/users", ""}, {"PUT", "/v2/auth/enable", ""},
+		{"POST", "/v2/members", `{"peerURLs":["http://127.0.0.1:9"]}`}, {"GET", "/v1/cluster", ""},
+	}
+	for _, g := range guarded {
+		got := doWith(t, unknown, authCall{method: g.method, url: base + g.path, body: g.body})
+		if got.status != 401 || strings.Contains(got.body, "mallory") || strings.Contains(got.body, "/app") {
+			t.Errorf("unknown user's certificate: %s %s: %d %s", g.method, g.path, got.status, got.body)
+		}
+		req, _ := http.NewRequest(g.method, base+g.path, strings.NewReader(g.body))
+		if resp, err := foreign.Do(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("another CA's certificate: %s %s answered %d", g.method, g.path, resp.StatusCode)
+		}
+	}
+	if got := doWith(t, alice, authCall{method: "PUT", url: base + "/v2/keys/app/x", body: "value=by-cert"}); got.status != 201 {
+		t.Fatalf("alice by certificate: %d %s", got.status, got.body)
+	}
+	if got := doWith(t, alice, authCall{method: "PUT", url: base + "/v2/keys/other", body: "value=1"}); got.status != 401 {
+		t.Fatalf("alice by certificate outside her role: %d %s", got.status, got.body)
+	}
+	// A password overrides the certificate, as in etcd.
+	if got := doWith(t, alice, authCall{method: "GET", url: base + "/v2/auth/users", user: "root", password: "rootpw"}); got.status != 200 {
+		t.Fatalf("root's password over alice's certificate: %d %s", got.status, got.body)
 	}
 }
