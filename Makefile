@@ -6,7 +6,7 @@ BIN       := bin
 PKGS      := ./...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test deps vet fmt-check unit cluster bench-compare bench clean robustness
+.PHONY: all build test deps vet fmt-check unit cluster bench-compare bench-auth bench clean robustness
 
 all: build
 
@@ -35,6 +35,10 @@ cluster: build
 
 bench-compare: build
 	bash scripts/bench-compare.sh
+
+# What authentication costs: serializable reads with auth off and on, Cairn and etcd 3.4.
+bench-auth:
+	bash scripts/bench-auth.sh
 
 # Go benchmarks of the hot paths (store, fsm encoding).
 bench:

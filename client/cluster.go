@@ -25,6 +25,8 @@ type Cluster struct {
 	tlsCfg *tls.Config
 	// tlsName is the builder's TLSName as it was at Connect.
 	tlsName string
+	// auth holds the login token of native and external credentials.
+	auth *authSession
 
 	// clients holds one HTTP client per name verified in certificates ("" for plain HTTP), so
 	// that a connection verified for one name is never reused for a node expected to be another.
@@ -51,7 +53,8 @@ func newCluster(def ClusterDefinition, tlsCfg *tls.Config) *Cluster {
 	s := def.settings.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{def: def, settings: s, tlsCfg: tlsCfg, clients: map[string]*http.Client{},
-		ctx: ctx, cancel: cancel, refresh: make(chan struct{}, 1), nodes: map[string]*node{}}
+		auth: &authSession{mode: def.authMode, user: def.user, password: def.password},
+		ctx:  ctx, cancel: cancel, refresh: make(chan struct{}, 1), nodes: map[string]*node{}}
 	if def.tls != nil {
 		c.tlsName = def.tls.name
 	}
@@ -231,6 +234,13 @@ func (c *Cluster) discover(ctx context.Context) error {
 	var errs []error
 	for _, h := range c.def.seeds {
 		base := c.seedEndpoint(h)
+		if err := c.login(ctx, base); err != nil {
+			if errors.Is(err, ErrUnauthorized) {
+				return err // wrong credentials: every seed would say so
+			}
+			errs = append(errs, fmt.Errorf("seed %s: %w", h, err))
+			continue
+		}
 		if _, err := c.probe(ctx, base); err != nil {
 			errs = append(errs, fmt.Errorf("seed %s: %w", h, err))
 			continue
@@ -336,6 +346,10 @@ func (c *Cluster) tendNode(ctx context.Context, n *node) bool {
 }
 
 func (c *Cluster) startTending() {
+	if c.auth.usesLogin() {
+		c.wg.Add(1)
+		go c.renewLoop()
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

@@ -59,6 +59,9 @@ type ClusterDefinition struct {
 	ipMap        map[string]string
 	settings     SystemSettings
 	tls          *TLSBuilder
+	authMode     AuthMode
+	user         string
+	password     string
 }
 
 // NewClusterDefinition starts from one seed.
@@ -117,6 +120,9 @@ func (d *ClusterDefinition) WithSystemSettings(s SystemSettings) *ClusterDefinit
 func (d *ClusterDefinition) Connect(ctx context.Context) (*Cluster, error) {
 	if len(d.seeds) == 0 {
 		return nil, fmt.Errorf("%w: no seed hosts", ErrInvalidArgument)
+	}
+	if err := d.checkAuth(); err != nil {
+		return nil, err
 	}
 	var tlsCfg *tls.Config
 	if d.tls != nil {

@@ -123,23 +123,37 @@ func (c *Cluster) getJSON(ctx context.Context, ep endpoint, path string, out any
 	ctx, cancel := context.WithTimeout(ctx, c.settings.Timeout)
 	defer cancel()
 	base := ep.base
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return err
+		}
+		c.auth.authorize(req)
+		resp, err := c.httpClient(ep.tlsName).Do(req)
+		if err != nil {
+			return c.tlsError(err, ep)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		rep := &reply{status: resp.StatusCode, header: resp.Header, body: body, node: ep.who}
+		if attempt == 0 && c.loginAgain(rep) {
+			// The token expired or was never taken (auth enabled since): log in here, once.
+			if err := c.login(ctx, ep); err != nil {
+				return err
+			}
+			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return replyError(rep)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s%s: %s: %s", base, path, resp.Status, body)
+		}
+		return json.Unmarshal(body, out)
 	}
-	resp, err := c.httpClient(ep.tlsName).Do(req)
-	if err != nil {
-		return c.tlsError(err, ep)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s%s: %s: %s", base, path, resp.Status, body)
-	}
-	return json.Unmarshal(body, out)
 }
 
 // probe asks a node for the cluster document and checks its cluster name.

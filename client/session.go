@@ -178,10 +178,15 @@ func (s *Session) do(ctx context.Context, r request) (*reply, error) {
 	tried := map[*node]bool{}
 	backoff := s.b.BackoffBase
 	var last error
+	relogged := false
 	for attempt := 0; ; attempt++ {
-		rep, retry, err := s.once(ctx, r, tried)
+		rep, retry, err := s.once(ctx, r, tried, &relogged)
 		if err == nil {
 			return rep, nil
+		}
+		if errors.Is(err, errLoggedInAgain) {
+			attempt-- // a fresh login is no failure: send again at once
+			continue
 		}
 		last = err
 		if !retry || attempt >= s.b.MaxRetries || ctx.Err() != nil {
@@ -201,7 +206,7 @@ func (s *Session) do(ctx context.Context, r request) (*reply, error) {
 	}
 }
 
-func (s *Session) once(ctx context.Context, r request, tried map[*node]bool) (*reply, bool, error) {
+func (s *Session) once(ctx context.Context, r request, tried map[*node]bool, relogged *bool) (*reply, bool, error) {
 	n, err := s.c.pick(r.write, s.b.Replica, tried)
 	if err != nil {
 		if len(tried) > 0 {
@@ -239,6 +244,16 @@ func (s *Session) once(ctx context.Context, r request, tried map[*node]bool) (*r
 	if rep.node == "" {
 		rep.node = n.name
 	}
+	if s.c.loginAgain(rep) && !*relogged {
+		// The token expired, or auth was turned on since the last login: nothing was applied
+		// (the refusal comes first), so log in again and send the request once more.
+		*relogged = true
+		s.c.auth.retried.Add(1)
+		if err := s.c.relogin(ctx, n); err != nil {
+			return nil, false, err
+		}
+		return nil, true, errLoggedInAgain
+	}
 	if r.write && n.name != s.c.Leader() {
 		// Relayed by a follower: the client's idea of the leader is stale.
 		s.c.requestRefresh()
@@ -265,6 +280,7 @@ func (c *Cluster) send(ctx context.Context, n *node, r request) (*http.Response,
 	if err != nil {
 		return nil, err
 	}
+	c.auth.authorize(req)
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
@@ -292,6 +308,10 @@ func replyError(rep *reply) error {
 		msg = e.Error
 	} else if e.Message != "" {
 		msg = e.Message
+	}
+	if rep.status == http.StatusUnauthorized {
+		// Outside /v2/keys etcd answers refusals with {"message":...}: the same ErrUnauthorized.
+		return &Error{Code: api.CodeUnauthorized, Message: api.Message(api.CodeUnauthorized), Cause: msg, Node: rep.node}
 	}
 	return fmt.Errorf("cairn: node %s: HTTP %d: %s", rep.node, rep.status, msg)
 }

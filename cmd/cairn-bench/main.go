@@ -76,6 +76,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.cfg.TLS.Cert, "cert", "", "https endpoints: present this PEM client certificate")
 	f.StringVar(&o.cfg.TLS.Key, "key", "", "PEM private key of --cert")
 	f.BoolVar(&o.cfg.TLS.InsecureSkipVerify, "insecure-skip-tls-verify", false, "https endpoints: do not verify the servers' certificates")
+	f.StringVar(&o.cfg.User, "user", "", "send user:password with every request (HTTP Basic, as etcd v2 clients do)")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON line instead of a table")
 	f.BoolVar(&o.progress, "progress", true, "print a live progress line on stderr")
 

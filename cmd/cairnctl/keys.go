@@ -206,7 +206,7 @@ func newWatchCommand(g *globalFlags) *cobra.Command {
 			// A watch runs until interrupted: --timeout bounds only connecting.
 			ctx := cmd.Context()
 			cctx, cancel := context.WithTimeout(ctx, g.timeout)
-			c, err := g.connect(cctx)
+			c, err := g.connect(cctx, cmd)
 			cancel()
 			if err != nil {
 				return err

@@ -27,6 +27,9 @@ type globalFlags struct {
 	cert     string
 	key      string
 	insecure bool
+	// Credentials: --user user[:password] and --auth native|external.
+	user     string
+	authMode string
 }
 
 // envPrefix names the variables that stand in for flags not given on the command line:
@@ -82,15 +85,18 @@ func newRootCommand() *cobra.Command {
 	pf.StringVar(&g.cert, "cert", "", "identify this client with this PEM certificate (implies TLS)")
 	pf.StringVar(&g.key, "key", "", "PEM private key of --cert")
 	pf.BoolVar(&g.insecure, "insecure-skip-tls-verify", false, "speak TLS without verifying the members' certificates (implies TLS)")
+	pf.StringVar(&g.user, "user", "", "log in as user[:password]; the password is asked for when left out")
+	pf.StringVar(&g.authMode, "auth", "native", "how --user is checked: native (the cluster's users) or external (its LDAP directory, over TLS only)")
 
 	root.AddCommand(newGetCommand(g), newPutCommand(g), newRmCommand(g), newMkdirCommand(g),
 		newLsCommand(g), newWatchCommand(g), newMemberCommand(g), newClusterCommand(g), newHealthCommand(g))
 	root.AddCommand(newQuorumCommand())
+	root.AddCommand(newUserCommand(g), newRoleCommand(g), newAuthCommand(g))
 	return root
 }
 
 // connect builds the cluster definition from the flags and connects.
-func (g *globalFlags) connect(ctx context.Context) (*client.Cluster, error) {
+func (g *globalFlags) connect(ctx context.Context, cmd *cobra.Command) (*client.Cluster, error) {
 	hosts, err := client.ParseHosts(g.hosts, 2379)
 	if err != nil {
 		return nil, fmt.Errorf("--hosts: %w", err)
@@ -116,6 +122,9 @@ func (g *globalFlags) connect(ctx context.Context) (*client.Cluster, error) {
 	if g.tls() {
 		d.WithTLSConfigOf().CAFile(g.caCert).CertFile(g.cert).KeyFile(g.key).InsecureSkipVerify(g.insecure)
 	}
+	if err := g.credentials(cmd, d); err != nil {
+		return nil, err
+	}
 	return d.Connect(ctx)
 }
 
@@ -137,7 +146,7 @@ func (g *globalFlags) behavior() client.Behavior {
 func (g *globalFlags) run(cmd *cobra.Command, fn func(ctx context.Context, c *client.Cluster, s *client.Session) error) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 	defer cancel()
-	c, err := g.connect(ctx)
+	c, err := g.connect(ctx, cmd)
 	if err != nil {
 		return err
 	}

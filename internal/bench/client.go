@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/base64"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -39,6 +40,14 @@ type Client struct {
 	tls       *tls.Config     // for https endpoints; nil: Go's defaults
 	tr        *http.Transport // stdlib
 	pools     []*rawPool      // raw, one per endpoint
+	// auth is the Authorization header value every request carries ("" for none).
+	auth string
+}
+
+// SetBasicAuth makes every request of Conns made afterwards carry HTTP Basic credentials, as
+// etcd v2 clients send them.
+func (c *Client) SetBasicAuth(user, password string) {
+	c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // NewClient builds the pool. In stdlib mode perHostConns caps connections to
@@ -124,6 +133,7 @@ type Conn struct {
 	pool *rawPool
 	wbuf []byte
 	body []byte
+	auth string // Authorization header value, "" for none
 	// stop unregisters abort from ctx.
 	stop func() bool
 	// mu guards the connection abort may close: it is set only while a
@@ -139,9 +149,13 @@ type Conn struct {
 func (c *Client) NewConn(ctx context.Context, i int) *Conn {
 	i %= len(c.endpoints)
 	if c.tr != nil {
-		return newConn(ctx, c.tr, c.endpoints[i])
+		w := newConn(ctx, c.tr, c.endpoints[i])
+		if c.auth != "" {
+			w.std.req.Header["Authorization"] = []string{c.auth}
+		}
+		return w
 	}
-	w := &Conn{ctx: ctx, pool: c.pools[i]}
+	w := &Conn{ctx: ctx, pool: c.pools[i], auth: c.auth}
 	w.stop = context.AfterFunc(ctx, w.abort)
 	return w
 }

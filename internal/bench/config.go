@@ -71,6 +71,8 @@ type Config struct {
 	Timeout   time.Duration
 	// TLS configures https:// endpoints.
 	TLS TLSFiles
+	// User is "user:password" sent with every request as HTTP Basic credentials ("" for none).
+	User string
 
 	Watchers    int
 	WatchPrefix bool   // watch the key prefix recursively instead of one key

@@ -211,7 +211,7 @@ func (w *Conn) doRaw(method, key, query string, form []byte) (Response, error) {
 		return Response{}, err
 	}
 	defer p.put(rc)
-	w.wbuf = appendRequest(w.wbuf[:0], method, p.host, key, query, form)
+	w.wbuf = appendRequest(w.wbuf[:0], method, p.host, key, query, w.auth, form)
 	idempotent := method == http.MethodGet || method == http.MethodHead
 	for attempt := 0; ; attempt++ {
 		if rc.nc != nil && rc.uses > 0 && (rc.br.Buffered() > 0 || !idempotent && !rc.alive()) {
@@ -284,9 +284,9 @@ func deadConn(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
 }
 
-// appendRequest appends the request line, Host and, for a form, its
-// Content-Type and Content-Length, then the form itself.
-func appendRequest(b []byte, method, host, key, query string, form []byte) []byte {
+// appendRequest appends the request line, Host, the Authorization header when auth is set and,
+// for a form, its Content-Type and Content-Length, then the form itself.
+func appendRequest(b []byte, method, host, key, query, auth string, form []byte) []byte {
 	b = append(b, method...)
 	b = append(b, " /v2/keys"...)
 	b = appendPath(b, key)
@@ -296,6 +296,10 @@ func appendRequest(b []byte, method, host, key, query string, form []byte) []byt
 	}
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
+	if auth != "" {
+		b = append(b, "\r\nAuthorization: "...)
+		b = append(b, auth...)
+	}
 	switch {
 	case form != nil:
 		b = append(b, "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "...)

@@ -113,18 +113,19 @@ func TestReadResponseEOF(t *testing.T) {
 
 func TestAppendRequest(t *testing.T) {
 	for _, c := range []struct {
-		method, key, query string
-		form               []byte
-		want               string
+		method, key, query, auth string
+		form                     []byte
+		want                     string
 	}{
-		{"GET", "/bench/k01", "consistency=serializable", nil,
+		{"GET", "/bench/k01", "consistency=serializable", "", nil,
 			"GET /v2/keys/bench/k01?consistency=serializable HTTP/1.1\r\nHost: h:1\r\n\r\n"},
-		{"PUT", "/a", "prevIndex=3", []byte("value=xy"),
+		{"PUT", "/a", "prevIndex=3", "", []byte("value=xy"),
 			"PUT /v2/keys/a?prevIndex=3 HTTP/1.1\r\nHost: h:1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 8\r\n\r\nvalue=xy"},
-		{"PUT", "/dir", "dir=true", nil, "PUT /v2/keys/dir?dir=true HTTP/1.1\r\nHost: h:1\r\nContent-Length: 0\r\n\r\n"},
-		{"DELETE", "/a b?%", "", nil, "DELETE /v2/keys/a%20b%3F%25 HTTP/1.1\r\nHost: h:1\r\n\r\n"},
+		{"PUT", "/dir", "dir=true", "", nil, "PUT /v2/keys/dir?dir=true HTTP/1.1\r\nHost: h:1\r\nContent-Length: 0\r\n\r\n"},
+		{"DELETE", "/a b?%", "", "", nil, "DELETE /v2/keys/a%20b%3F%25 HTTP/1.1\r\nHost: h:1\r\n\r\n"},
+		{"GET", "/k", "", "Basic dTpw", nil, "GET /v2/keys/k HTTP/1.1\r\nHost: h:1\r\nAuthorization: Basic dTpw\r\n\r\n"},
 	} {
-		if got := string(appendRequest(nil, c.method, "h:1", c.key, c.query, c.form)); got != c.want {
+		if got := string(appendRequest(nil, c.method, "h:1", c.key, c.query, c.auth, c.form)); got != c.want {
 			t.Errorf("got  %q\nwant %q", got, c.want)
 		}
 	}

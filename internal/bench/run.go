@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,10 @@ func Run(ctx context.Context, cfg Config, progress ProgressFunc) (*Result, error
 	cl, err := NewClient(cfg.Endpoints, cfg.Conns, cfg.Timeout, cfg.HTTP, tlsCfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.User != "" {
+		user, password, _ := strings.Cut(cfg.User, ":")
+		cl.SetBasicAuth(user, password)
 	}
 	defer cl.Close()
 	keys := NewKeySpace(cfg.KeyPrefix, cfg.KeyCount, cfg.KeySize)

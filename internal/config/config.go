@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/directory"
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/tlsconf"
@@ -71,6 +72,18 @@ type Flags struct {
 	CipherSuites  []string
 	TLSMinVersion string
 	TLSMaxVersion string
+
+	// Authentication: login tokens and the LDAP directory for external users.
+	AuthTokenTTL         time.Duration
+	LDAPURL              string
+	LDAPCAFile           string
+	LDAPBindDN           string
+	LDAPBindPasswordFile string
+	LDAPUserSearchBase   string
+	LDAPUserFilter       string
+	LDAPGroupSearchBase  string
+	LDAPGroupFilter      string
+	LDAPCacheTTL         time.Duration
 }
 
 // Register defines the flags on fs.
@@ -120,6 +133,16 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.PeerCertAllowedHostname, "peer-cert-allowed-hostname", "", "accept only peer certificates valid for this hostname")
 	fs.StringSliceVar(&f.CipherSuites, "cipher-suites", nil, "TLS 1.2 cipher suites allowed on both ports, by Go's (and etcd's) names (default: Go's)")
 	fs.StringVar(&f.TLSMinVersion, "tls-min-version", "TLS1.2", "lowest TLS version on both ports: TLS1.2 or TLS1.3")
+	fs.DurationVar(&f.AuthTokenTTL, "auth-token-ttl", 10*time.Minute, "how long a token from POST /v1/auth/login is valid")
+	fs.StringVar(&f.LDAPURL, "ldap-url", "", "LDAP directory for external users: ldaps://host:port, or ldap://host:port upgraded with StartTLS")
+	fs.StringVar(&f.LDAPCAFile, "ldap-ca-file", "", "CA certificates (PEM) that sign the directory's certificate (default: the system's)")
+	fs.StringVar(&f.LDAPBindDN, "ldap-bind-dn", "", "DN that user and group searches bind as (default: anonymous searches)")
+	fs.StringVar(&f.LDAPBindPasswordFile, "ldap-bind-password-file", "", "file holding --ldap-bind-dn's password")
+	fs.StringVar(&f.LDAPUserSearchBase, "ldap-user-search-base", "", "where users are searched, e.g. ou=people,dc=example,dc=com")
+	fs.StringVar(&f.LDAPUserFilter, "ldap-user-filter", "(uid=%s)", "filter finding a user; %s is the user name, escaped for LDAP")
+	fs.StringVar(&f.LDAPGroupSearchBase, "ldap-group-search-base", "", "where groups are searched (a group maps to the Cairn role of its name); no groups when empty")
+	fs.StringVar(&f.LDAPGroupFilter, "ldap-group-filter", "(memberUid=%s)", "filter finding a user's groups; %s is the user name, %d the user's DN, both escaped")
+	fs.DurationVar(&f.LDAPCacheTTL, "ldap-cache-ttl", time.Minute, "how long a successful LDAP check is remembered (a disabled account works at most this long)")
 	fs.StringVar(&f.TLSMaxVersion, "tls-max-version", "", "highest TLS version on both ports: TLS1.2 or TLS1.3 (default: the highest Go supports)")
 }
 
@@ -249,6 +272,14 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 			AllowedHostname: f.PeerCertAllowedHostname,
 			CipherSuites:    f.CipherSuites, MinVersion: f.TLSMinVersion, MaxVersion: f.TLSMaxVersion},
 		AutoTLS: f.AutoTLS, PeerAutoTLS: f.PeerAutoTLS,
+		Auth: httpapi.AuthConfig{TokenTTL: f.AuthTokenTTL, ExternalTokenTTL: f.LDAPCacheTTL},
+		LDAP: directory.Config{URL: f.LDAPURL, CAFile: f.LDAPCAFile, BindDN: f.LDAPBindDN,
+			BindPasswordFile: f.LDAPBindPasswordFile, UserSearchBase: f.LDAPUserSearchBase,
+			UserFilter: f.LDAPUserFilter, GroupSearchBase: f.LDAPGroupSearchBase, GroupFilter: f.LDAPGroupFilter,
+			CacheTTL: f.LDAPCacheTTL},
+	}
+	if f.AuthTokenTTL <= 0 {
+		return node.Config{}, fmt.Errorf("--auth-token-ttl must be positive, got %s", f.AuthTokenTTL)
 	}
 	c.Defaults()
 	return c, c.Validate()

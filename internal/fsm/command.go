@@ -17,6 +17,9 @@ const (
 	CmdMemberSet    CommandType = 5
 	CmdMemberRemove CommandType = 6
 	CmdNoop         CommandType = 7
+	// CmdAuth changes users, roles or the enabled flag; Value holds the
+	// auth.Command's own encoding.
+	CmdAuth CommandType = 8
 )
 
 func (t CommandType) String() string {
@@ -35,11 +38,13 @@ func (t CommandType) String() string {
 		return "memberRemove"
 	case CmdNoop:
 		return "noop"
+	case CmdAuth:
+		return "auth"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
 
-func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdNoop }
+func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdAuth }
 
 // encodingVersion is the second byte of every entry. A replica that meets a
 // version it does not know refuses the entry (a Result error) rather than
@@ -192,19 +197,29 @@ func appendStrings(b []byte, l []string) []byte {
 // length is checked against what is left, so a corrupt or hostile entry is an
 // error wrapping ErrMalformed.
 func Unmarshal(b []byte) (*Command, error) {
-	if len(b) < 3 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	c := new(Command)
+	if err := c.unmarshal(b); err != nil {
+		return nil, err
 	}
-	c := &Command{Type: CommandType(b[0])}
+	return c, nil
+}
+
+// unmarshal decodes b into c, which must be zero; the apply loop decodes
+// into a Command it reuses, so that decoding allocates only the strings.
+func (c *Command) unmarshal(b []byte) error {
+	if len(b) < 3 {
+		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	c.Type = CommandType(b[0])
 	if !c.Type.valid() {
-		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, b[0])
+		return fmt.Errorf("%w: unknown type %d", ErrMalformed, b[0])
 	}
 	if b[1] != encodingVersion {
-		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrMalformed, b[1])
+		return fmt.Errorf("%w: unknown encoding version %d", ErrMalformed, b[1])
 	}
 	f := b[2]
 	if f&^flagsKnown != 0 || f&(flagPrevExistSet|flagPrevExist) == flagPrevExist {
-		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, f)
+		return fmt.Errorf("%w: flags %#x", ErrMalformed, f)
 	}
 	if f&flagPrevExistSet != 0 {
 		v := f&flagPrevExist != 0
@@ -224,12 +239,12 @@ func Unmarshal(b []byte) (*Command, error) {
 		c.Member = d.member()
 	}
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(d.b))
+		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(d.b))
 	}
-	return c, nil
+	return nil
 }
 
 // decoder keeps the first error and turns every later read into a no-op, so

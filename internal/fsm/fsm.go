@@ -16,10 +16,12 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/store"
 )
 
@@ -28,6 +30,7 @@ import (
 // committed entry, identical on every replica, not a replication failure.
 type Result struct {
 	Event *store.Event
+	Auth  auth.Result // what a CmdAuth produced
 	Err   error
 }
 
@@ -38,6 +41,7 @@ var ErrNoMember = errors.New("fsm: member command without member")
 type FSM struct {
 	st      *store.Store
 	applied appliedTracker
+	auth    atomic.Pointer[auth.State] // replaced whole by each auth command
 
 	mu      sync.RWMutex // guards members; Apply writes, HTTP readers read
 	members map[uint64]Member
@@ -45,7 +49,9 @@ type FSM struct {
 
 // New returns an FSM applying to st.
 func New(st *store.Store) *FSM {
-	return &FSM{st: st, members: map[uint64]Member{}}
+	f := &FSM{st: st, members: map[uint64]Member{}}
+	f.auth.Store(auth.Empty())
+	return f
 }
 
 // Store returns the keyspace, for reads.
@@ -100,15 +106,40 @@ func cloneMember(m Member) Member {
 // Apply applies one committed command entry. A malformed entry yields a
 // Result error on every replica alike; it never panics.
 func (f *FSM) Apply(l *raft.Log) interface{} {
-	res := f.apply(l.Data)
+	res := new(Result)
+	var c Command
+	*res = f.apply(&c, l.Data, l.Index)
 	f.applied.advance(l.Index)
 	return res
 }
 
-func (f *FSM) apply(data []byte) *Result {
-	c, err := Unmarshal(data)
-	if err != nil {
-		return &Result{Err: err}
+// ApplyBatch applies committed entries in order (raft.BatchingFSM): one
+// Result allocation and one applied-index update (one wake-up of the waiters)
+// per batch instead of per entry, which is most of what replaying a log on
+// restart costs beyond the store itself. Configuration entries get a nil
+// response, as raft gives them when it applies one at a time.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	results := make([]Result, len(logs))
+	var last uint64
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		var c Command
+		results[i] = f.apply(&c, l.Data, l.Index)
+		out[i] = &results[i]
+		last = l.Index
+	}
+	if last > 0 {
+		f.applied.advance(last)
+	}
+	return out
+}
+
+func (f *FSM) apply(c *Command, data []byte, index uint64) Result {
+	if err := c.unmarshal(data); err != nil {
+		return Result{Err: err}
 	}
 	now := time.Unix(0, c.Time)
 	switch c.Type {
@@ -123,28 +154,30 @@ func (f *FSM) apply(data []byte) *Result {
 		return result(f.st.Delete(c.Key, c.Dir, c.Recursive, now))
 	case CmdExpire:
 		f.st.DeleteExpiredKeys(now)
-		return &Result{}
+		return Result{}
 	case CmdMemberSet:
 		if c.Member == nil {
-			return &Result{Err: ErrNoMember}
+			return Result{Err: ErrNoMember}
 		}
 		f.mu.Lock()
 		f.members[c.Member.ID] = *c.Member
 		f.mu.Unlock()
-		return &Result{}
+		return Result{}
 	case CmdMemberRemove:
 		if c.Member == nil {
-			return &Result{Err: ErrNoMember}
+			return Result{Err: ErrNoMember}
 		}
 		f.mu.Lock()
 		delete(f.members, c.Member.ID)
 		f.mu.Unlock()
-		return &Result{}
+		return Result{}
 	case CmdNoop:
-		return &Result{}
+		return Result{}
+	case CmdAuth:
+		return f.applyAuth(c, index)
 	}
 	// Unmarshal accepts only known types.
-	return &Result{Err: fmt.Errorf("%w: unhandled type %v", ErrMalformed, c.Type)}
+	return Result{Err: fmt.Errorf("%w: unhandled type %v", ErrMalformed, c.Type)}
 }
 
 // put follows etcd's v2 applier: prevExist decides between update, CAS and
@@ -180,22 +213,23 @@ func ttlOptions(c *Command, now time.Time) store.TTLOptions {
 
 const maxTTLSeconds = int64(math.MaxInt64 / int64(time.Second) / 2)
 
-func result(ev *store.Event, err error) *Result {
+func result(ev *store.Event, err error) Result {
 	if err != nil {
-		return &Result{Err: err}
+		return Result{Err: err}
 	}
-	return &Result{Event: ev}
+	return Result{Event: ev}
 }
 
-var _ raft.FSM = (*FSM)(nil)
+var _ raft.BatchingFSM = (*FSM)(nil)
 
 // Restore replaces the whole state with a snapshot written by Persist.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	idx, members, err := f.restore(rc)
+	idx, members, as, err := f.restore(rc)
 	if err != nil {
 		return err
 	}
+	f.auth.Store(as)
 	f.mu.Lock()
 	f.members = members
 	f.mu.Unlock()

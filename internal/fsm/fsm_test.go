@@ -3,7 +3,9 @@ package fsm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -288,5 +290,56 @@ func TestWaitApplied(t *testing.T) {
 	}
 	if n := h.f.applied.waiting.Load(); n != 0 {
 		t.Fatalf("cancelled waiter left in the heap (%d)", n)
+	}
+}
+
+// ApplyBatch reaches the state one-by-one Apply reaches, answers each command
+// entry with its own Result, and skips configuration entries (nil response)
+// without counting them as applied.
+func TestApplyBatchMatchesApply(t *testing.T) {
+	cmds := workload(300)
+	one, batched := newHarness(t), newHarness(t)
+	var logs []*raft.Log
+	var want []*Result
+	for i, c := range cmds {
+		want = append(want, one.apply(c))
+		logs = append(logs, &raft.Log{Index: uint64(len(logs) + 1), Type: raft.LogCommand, Data: c.Marshal()})
+		if i%50 == 49 {
+			logs = append(logs, &raft.Log{Index: uint64(len(logs) + 1), Type: raft.LogConfiguration, Data: []byte{0}})
+		}
+	}
+	var got []interface{}
+	for rest := logs; len(rest) > 0; {
+		k := min(37, len(rest))
+		got = append(got, batched.f.ApplyBatch(rest[:k])...)
+		rest = rest[k:]
+	}
+	if len(got) != len(logs) {
+		t.Fatalf("%d responses for %d entries", len(got), len(logs))
+	}
+	j := 0
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			if got[i] != nil {
+				t.Fatalf("entry %d (configuration) answered %v", l.Index, got[i])
+			}
+			continue
+		}
+		r, ok := got[i].(*Result)
+		if !ok {
+			t.Fatalf("entry %d answered %T", l.Index, got[i])
+		}
+		if fmt.Sprint(r.Err) != fmt.Sprint(want[j].Err) || (r.Event == nil) != (want[j].Event == nil) ||
+			r.Event != nil && string(r.Event.AppendJSON(nil)) != string(want[j].Event.AppendJSON(nil)) {
+			t.Fatalf("entry %d: batched %+v, one by one %+v", l.Index, r, want[j])
+		}
+		j++
+	}
+	if sa, sb := state(t, one), state(t, batched); sa[:strings.Index(sa, `"Applied"`)] != sb[:strings.Index(sb, `"Applied"`)] {
+		t.Fatalf("states differ:\none by one %s\nbatched %s", sa, sb)
+	}
+	// The last entry is a configuration entry: the applied index names the last command.
+	if last := logs[len(logs)-1]; last.Type != raft.LogConfiguration || batched.f.AppliedIndex() != last.Index-1 {
+		t.Fatalf("applied index %d, last entry %d (%v)", batched.f.AppliedIndex(), last.Index, last.Type)
 	}
 }

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/store"
 )
 
@@ -16,10 +18,13 @@ import (
 //
 //	magic "CAIRNSNP" | version byte | applied index (8 bytes BE) |
 //	member count (uvarint) | each member: uvarint length + Member encoding |
+//	(version 2) uvarint length + the auth state's encoding |
 //	the store's own snapshot, to the end of the stream.
+//
+// Version 1, written before auth existed, restores with an empty auth state.
 const (
 	snapshotMagic   = "CAIRNSNP"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 // ErrBadSnapshot is wrapped by every Restore failure caused by the stream's content.
@@ -28,6 +33,7 @@ var ErrBadSnapshot = errors.New("fsm: bad snapshot")
 type fsmSnapshot struct {
 	applied uint64
 	members []Member
+	auth    *auth.State
 	store   store.Snapshot
 }
 
@@ -40,7 +46,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		members = append(members, m) // the map values are never mutated in place
 	}
 	f.mu.RUnlock()
-	return &fsmSnapshot{applied: f.applied.load(), members: members, store: f.st.Snapshot()}, nil
+	return &fsmSnapshot{applied: f.applied.load(), members: members, auth: f.auth.Load(), store: f.st.Snapshot()}, nil
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
@@ -70,6 +76,16 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 			return err
 		}
 	}
+	var ab bytes.Buffer
+	if err := s.auth.Encode(&ab); err != nil {
+		return err
+	}
+	if _, err := bw.Write(binary.AppendUvarint(nil, uint64(ab.Len()))); err != nil {
+		return err
+	}
+	if _, err := bw.Write(ab.Bytes()); err != nil {
+		return err
+	}
 	if _, err := s.store.WriteTo(bw); err != nil {
 		return err
 	}
@@ -81,35 +97,36 @@ func (s *fsmSnapshot) Release() {}
 // restore parses the header and members, then hands the rest of the stream
 // to the store. State is replaced only by the store; the caller swaps the
 // member table and index after success.
-func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, error) {
+func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, *auth.State, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr := make([]byte, len(snapshotMagic)+1+8)
 	if _, err := io.ReadFull(br, hdr); err != nil {
-		return 0, nil, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+		return 0, nil, nil, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
 	}
 	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
-		return 0, nil, fmt.Errorf("%w: not a cairn snapshot", ErrBadSnapshot)
+		return 0, nil, nil, fmt.Errorf("%w: not a cairn snapshot", ErrBadSnapshot)
 	}
-	if v := hdr[len(snapshotMagic)]; v != snapshotVersion {
-		return 0, nil, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, v)
+	version := hdr[len(snapshotMagic)]
+	if version != 1 && version != snapshotVersion {
+		return 0, nil, nil, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, version)
 	}
 	applied := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+1:])
 	n, err := binary.ReadUvarint(br)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: member count: %v", ErrBadSnapshot, err)
+		return 0, nil, nil, fmt.Errorf("%w: member count: %v", ErrBadSnapshot, err)
 	}
 	members := make(map[uint64]Member)
 	for i := uint64(0); i < n; i++ {
 		size, err := binary.ReadUvarint(br)
 		if err != nil {
-			return 0, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
+			return 0, nil, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
 		}
 		if size > maxMemberSize {
-			return 0, nil, fmt.Errorf("%w: member %d of %d bytes", ErrBadSnapshot, i, size)
+			return 0, nil, nil, fmt.Errorf("%w: member %d of %d bytes", ErrBadSnapshot, i, size)
 		}
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return 0, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
+			return 0, nil, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
 		}
 		d := decoder{b: buf}
 		m := d.member()
@@ -117,16 +134,33 @@ func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, error) {
 			d.err = fmt.Errorf("%d trailing bytes", len(d.b))
 		}
 		if d.err != nil {
-			return 0, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, d.err)
+			return 0, nil, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, d.err)
 		}
 		members[m.ID] = *m
 	}
-	if err := f.st.Restore(br); err != nil {
-		return 0, nil, fmt.Errorf("fsm: restore store: %w", err)
+	as := auth.Empty()
+	if version >= 2 {
+		size, err := binary.ReadUvarint(br)
+		if err != nil || size > maxAuthSize {
+			return 0, nil, nil, fmt.Errorf("%w: auth state length", ErrBadSnapshot)
+		}
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: auth state: %v", ErrBadSnapshot, err)
+		}
+		if as, err = auth.Decode(bytes.NewReader(buf)); err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		}
 	}
-	return applied, members, nil
+	if err := f.st.Restore(br); err != nil {
+		return 0, nil, nil, fmt.Errorf("fsm: restore store: %w", err)
+	}
+	return applied, members, as, nil
 }
 
 // maxMemberSize bounds one member record so a corrupt length cannot make
 // Restore allocate gigabytes.
 const maxMemberSize = 1 << 20
+
+// maxAuthSize bounds the auth state likewise; a million users fit.
+const maxAuthSize = 1 << 30

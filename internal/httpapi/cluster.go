@@ -35,15 +35,15 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(rest, "/")
 	switch {
 	case rest == "":
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) && h.authenticatedAllowed(w, r) {
 			writeJSON(w, http.StatusOK, h.b.ClusterInfo(ctx), true)
 		}
 	case rest == "members":
-		if allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if allowMethods(w, r, http.MethodGet, http.MethodHead) && h.authenticatedAllowed(w, r) {
 			writeJSON(w, http.StatusOK, h.b.ClusterMembers(ctx), true)
 		}
 	case len(parts) == 2 && parts[0] == "members":
-		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		if !allowMethods(w, r, http.MethodGet, http.MethodHead) || !h.authenticatedAllowed(w, r) {
 			return
 		}
 		m, err := h.b.ClusterMember(ctx, parts[1])
@@ -53,7 +53,7 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, m, true)
 	case len(parts) == 3 && parts[0] == "members" && parts[2] == "state":
-		if allowMethods(w, r, http.MethodPost) {
+		if allowMethods(w, r, http.MethodPost) && h.rootAllowed(w, r) {
 			h.setMemberState(ctx, w, r, parts[1])
 		}
 	default:

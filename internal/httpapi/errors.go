@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/cairn-io/cairn/api"
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/raftnode"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
@@ -24,6 +25,56 @@ type requestError struct {
 func (e *requestError) Error() string { return api.Message(e.code) + ": " + e.cause }
 
 func badRequest(code int, cause string) error { return &requestError{code: code, cause: cause} }
+
+// insufficientCredentials is etcd's cause for every authentication or permission refusal.
+const insufficientCredentials = "Insufficient credentials"
+
+// errInsufficientCredentials is such a refusal on /v2/keys: code 110, index 0, 401.
+var errInsufficientCredentials = badRequest(api.CodeUnauthorized, insufficientCredentials)
+
+// authStatuses is the single table from the auth state's refusals to the statuses etcd's v2
+// auth API answers them with; the message is the refusal's own (etcd's text).
+var authStatuses = []struct {
+	err    error
+	status int
+}{
+	{auth.ErrUserNotFound, http.StatusNotFound},
+	{auth.ErrRoleNotFound, http.StatusNotFound},
+	{auth.ErrUserExists, http.StatusConflict},
+	{auth.ErrRoleExists, http.StatusConflict},
+	{auth.ErrDuplicateGrant, http.StatusConflict},
+	{auth.ErrUngrantedRevoke, http.StatusConflict},
+	{auth.ErrAlreadyEnabled, http.StatusConflict},
+	{auth.ErrAlreadyDisabled, http.StatusConflict},
+	{auth.ErrNoRootUser, http.StatusConflict},
+	{auth.ErrRootRoleReadOnly, http.StatusForbidden},
+	{auth.ErrRootUserNeeded, http.StatusForbidden},
+	{auth.ErrEmptyPassword, http.StatusBadRequest},
+	{auth.ErrNotUpdated, http.StatusBadRequest},
+	{auth.ErrInvalidName, http.StatusBadRequest},
+	{auth.ErrPasswordTooLong, http.StatusBadRequest},
+}
+
+// writeAuthError answers a refused /v2/auth request as etcd does: {"message":...} with the
+// status of the refusal; anything else (no leader, a timeout) is a 500 with etcd's text.
+func writeAuthError(w http.ResponseWriter, err error) {
+	for _, c := range authStatuses {
+		if errors.Is(err, c.err) {
+			msg := err.Error()
+			var ae *auth.Error
+			if errors.As(err, &ae) {
+				msg = ae.Message
+			}
+			writeMessage(w, c.status, msg)
+			return
+		}
+	}
+	e, status := toAPIError(err)
+	if status < http.StatusInternalServerError {
+		status = http.StatusInternalServerError
+	}
+	writeMessage(w, status, e.Cause)
+}
 
 // storeCodes is the single table from the store's sentinels to etcd's codes.
 var storeCodes = []struct {

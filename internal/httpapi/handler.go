@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/api"
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
@@ -65,6 +66,13 @@ type Backend interface {
 	ClusterMember(ctx context.Context, name string) (api.ClusterMember, error)
 	SetMemberState(ctx context.Context, name, action string) error
 	LocalLiveness() server.Liveness
+	// AuthState is the replicated users, roles and enabled flag as applied here.
+	AuthState() *auth.State
+	// ApplyAuth replicates the auth change build makes (build runs only on the leader) and
+	// returns its outcome and log index; raftnode.ErrNotLeader on a follower.
+	ApplyAuth(ctx context.Context, build func() (*auth.Command, error)) (auth.Result, uint64, error)
+	// WaitApplied returns once this member has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
 }
 
 // Config configures the handlers.
@@ -83,6 +91,8 @@ type Config struct {
 	// Relay carries a follower's keys writes to the leader (nil: they go as HTTP requests,
 	// like the members API's). The caller owns it and closes it.
 	Relay *relay.Client
+	// Auth configures authentication of client requests once auth is enabled.
+	Auth AuthConfig
 }
 
 // Handler serves one node's client API.
@@ -91,6 +101,7 @@ type Handler struct {
 	cfg     Config
 	log     *slog.Logger
 	fwd     *forwarder
+	authn   *authenticator
 	metrics *metrics
 	mux     *http.ServeMux
 	peer    bool
@@ -129,6 +140,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux(),
 		nodeName: []string{b.Name()}, clusterID: []string{idString(b.ClusterID())}}
 	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial, cfg.PeerTLS, cfg.Relay)
+	h.authn = newAuthenticator(b, cfg.Auth, cfg.Logger)
 	h.metrics = newMetrics(cfg.Registry, b)
 	h.registerCluster()
 	if peer {
@@ -136,6 +148,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		h.mux.HandleFunc(server.ClusterPath, h.servePeerCluster)
 		h.mux.HandleFunc(server.PublishPath, h.servePublish)
 	} else {
+		h.mux.HandleFunc(loginPath, h.serveLogin)
 		h.mux.HandleFunc("/version", h.serveVersion)
 		h.mux.HandleFunc("/health", h.serveHealth)
 		h.mux.HandleFunc("/v2/machines", h.serveMachines)
@@ -170,6 +183,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == membersPrefix || strings.HasPrefix(p, membersPrefix+"/"):
 		hd["X-Etcd-Cluster-Id"] = h.clusterID
 		h.serveMembers(w, r)
+	case p == authPrefix || strings.HasPrefix(p, authPrefix+"/"):
+		hd["X-Etcd-Cluster-Id"] = h.clusterID
+		h.serveAuth(w, r)
 	default:
 		h.mux.ServeHTTP(w, r)
 	}

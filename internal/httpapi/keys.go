@@ -27,6 +27,9 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		writeKeyError(w, err)
 		return
 	}
+	if !h.keysAllowed(w, r, kr.key, kr.recursive) {
+		return
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if kr.wait {

@@ -34,7 +34,7 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, membersPrefix), "/")
 	switch {
 	case rest == "":
-		if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
+		if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) || !h.writeRootAllowed(w, r) {
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -73,7 +73,7 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 		}
 		switch action {
 		case "":
-			if !allowMethods(w, r, http.MethodDelete, http.MethodPut) {
+			if !allowMethods(w, r, http.MethodDelete, http.MethodPut) || !h.rootAllowed(w, r) {
 				return
 			}
 			h.memberWrite(w, r, func(ctx context.Context, body []byte) (any, int, error) {
@@ -87,7 +87,7 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 				return nil, http.StatusNoContent, h.b.UpdateMember(ctx, id, req.PeerURLs)
 			})
 		case "promote":
-			if !allowMethods(w, r, http.MethodPost) {
+			if !allowMethods(w, r, http.MethodPost) || !h.rootAllowed(w, r) {
 				return
 			}
 			h.memberWrite(w, r, func(ctx context.Context, body []byte) (any, int, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/directory"
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/tlsconf"
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,11 @@ type Config struct {
 	PeerTLS     tlsconf.Info
 	AutoTLS     bool
 	PeerAutoTLS bool
+
+	// Auth configures logins once auth is enabled: token lifetimes and the verified-credentials
+	// cache. LDAP, when its URL is set, checks external users (--ldap-* flags).
+	Auth httpapi.AuthConfig
+	LDAP directory.Config
 
 	// PeerDial, when set, opens every connection to another member (raft and peer HTTP);
 	// internal/testcluster routes them through its switchable network to cut partitions.

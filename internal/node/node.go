@@ -166,8 +166,13 @@ func Start(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	closers = append(closers, n.stopQuorum)
+	authCfg, err := authConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, PeerTLS: tlsCfgs.peerClient, Relay: n.relay}
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, PeerTLS: tlsCfgs.peerClient, Relay: n.relay,
+		Auth: authCfg}
 	var client http.Handler = httpapi.New(n.server, hcfg)
 	if cfg.EnablePprof {
 		client = withPprof(client)
@@ -195,6 +200,14 @@ func Start(cfg Config) (n *Node, err error) {
 	log.Info("cairn node started", "member", server.MemberIDString(n.id.MemberID),
 		"cluster", server.MemberIDString(n.id.ClusterID), "client", strings.Join(n.ClientURLs(), ","),
 		"peer", advertise, "data-dir", cfg.DataDir)
+	go func() {
+		// The auth state is known once this member has caught up with the log.
+		select {
+		case <-n.server.Ready():
+			n.warnPeerTrust()
+		case <-watchCtx.Done():
+		}
+	}()
 	return n, nil
 }
 

@@ -28,14 +28,19 @@ func (s *Server) Propose(ctx context.Context, cmd *fsm.Command) (*store.Event, e
 func (s *Server) apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error) {
 	resp, _, err := s.raft.Apply(ctx, cmd.Marshal())
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %v", ErrTimeout, err)
-		}
-		return nil, err
+		return nil, mapApplyErr(err)
 	}
 	res, ok := resp.(*fsm.Result)
 	if !ok {
 		return nil, fmt.Errorf("unexpected apply response %T", resp)
 	}
 	return res, nil
+}
+
+// mapApplyErr turns a context deadline into ErrTimeout, which httpapi answers as etcd does.
+func mapApplyErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	}
+	return err
 }

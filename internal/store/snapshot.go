@@ -21,14 +21,23 @@ type Snapshot interface {
 
 // The encoding is flat and compact: a header, then the tree in pre-order
 // with each node's own name (not its full path), varint indexes, the
-// absolute expiry for nodes with a TTL, and a CRC-32C trailer over
-// everything before it.
+// absolute expiry for nodes with a TTL, the event history (version 2 on),
+// and a CRC-32C trailer over everything before it.
 //
-//	"CAIRNKV1" | uvarint index | uvarint #root children | node... | crc32c (LE)
+//	"CAIRNKV2" | uvarint index | uvarint #root children | node... |
+//	      uvarint #events | event... | crc32c (LE)
 //	node: flags byte (1 dir, 2 ttl) | uvarint len, name | uvarint created |
 //	      uvarint modified | [ttl: 8 bytes LE unix nanos] |
 //	      file: uvarint len, value | dir: uvarint #children, node...
-const snapshotMagic = "CAIRNKV1"
+//	event: see history_snapshot.go
+//
+// Version 1 ("CAIRNKV1", written by builds before the history was kept) is
+// the same without the event section; it still restores, with an empty
+// history as it always had.
+const (
+	snapshotMagic   = "CAIRNKV2"
+	snapshotMagicV1 = "CAIRNKV1"
+)
 
 const (
 	flagDir = 1 << 0
@@ -62,6 +71,7 @@ func (s *Store) Snapshot() Snapshot {
 	buf = append(buf, snapshotMagic...)
 	buf = binary.AppendUvarint(buf, s.index)
 	buf = appendChildren(buf, s.ttl, s.root)
+	buf = s.hist.appendTo(buf)
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 	s.lastSnapshotSize.Store(int64(len(buf)))
 	return snapshotBytes(buf)
@@ -98,22 +108,24 @@ func appendNode(buf []byte, h ttlHeap, n *node) []byte {
 	return append(buf, n.value...)
 }
 
-// Restore replaces the whole store with a snapshot: tree, index and TTLs
+// Restore replaces the whole store with a snapshot: tree, index, TTLs
 // (absolute expiry times, so nothing expires early or late because of the
-// restart). Every watcher is dropped (its channel closes) and the history is
-// cleared, so a watch from before the snapshot gets ErrEventIndexCleared
-// instead of a gap. The operation counters are kept.
+// restart) and the event history, so that a watch with a waitIndex within
+// the last historySize events is answered after a restart as before it (as
+// etcd keeps its last events in its snapshots). Every watcher is dropped
+// (its channel closes). A version 1 snapshot carries no history: the history
+// starts empty after it, and an older waitIndex gets ErrEventIndexCleared
+// rather than a gap. The operation counters are kept.
 func (s *Store) Restore(r io.Reader) error {
 	d := &decoder{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
-	root, index, heap, err := d.decode()
+	root, index, heap, hist, err := d.decode()
 	if err != nil {
 		return err
 	}
 	heap.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.root, s.index, s.ttl = root, index, heap
-	s.hist = newHistory(index + 1)
+	s.root, s.index, s.ttl, s.hist = root, index, heap, hist
 	s.hub.closeAll()
 	return nil
 }
@@ -136,31 +148,46 @@ func (d *decoder) fail(what string, err error) error {
 	return fmt.Errorf("%w: %s", ErrBadSnapshot, what)
 }
 
-func (d *decoder) decode() (*node, uint64, ttlHeap, error) {
+func (d *decoder) decode() (*node, uint64, ttlHeap, history, error) {
+	fail := func(err error) (*node, uint64, ttlHeap, history, error) { return nil, 0, nil, history{}, err }
 	magic, err := d.bytes(len(snapshotMagic))
-	if err != nil || string(magic) != snapshotMagic {
-		return nil, 0, nil, d.fail("not a store snapshot", err)
+	if err != nil {
+		return fail(d.fail("not a store snapshot", err))
+	}
+	withHistory := false
+	switch string(magic) {
+	case snapshotMagic:
+		withHistory = true
+	case snapshotMagicV1:
+	default:
+		return fail(d.fail("not a store snapshot", nil))
 	}
 	index, err := d.uvarint()
 	if err != nil {
-		return nil, 0, nil, d.fail("index", err)
+		return fail(d.fail("index", err))
 	}
 	root := newDirNode("", 0)
 	if err := d.children(root, "/", 0); err != nil {
-		return nil, 0, nil, err
+		return fail(err)
+	}
+	hist := newHistory(index + 1)
+	if withHistory {
+		if hist, err = d.history(index); err != nil {
+			return fail(err)
+		}
 	}
 	sum := d.crc.Sum32()
 	var trailer [4]byte
 	if _, err := io.ReadFull(d.r, trailer[:]); err != nil {
-		return nil, 0, nil, d.fail("checksum", err)
+		return fail(d.fail("checksum", err))
 	}
 	if binary.LittleEndian.Uint32(trailer[:]) != sum {
-		return nil, 0, nil, d.fail("checksum mismatch", nil)
+		return fail(d.fail("checksum mismatch", nil))
 	}
 	if _, err := d.r.ReadByte(); err != io.EOF {
-		return nil, 0, nil, d.fail("trailing data", nil)
+		return fail(d.fail("trailing data", nil))
 	}
-	return root, index, d.heap, nil
+	return root, index, d.heap, hist, nil
 }
 
 func (d *decoder) children(dir *node, dirPath string, depth int) error {

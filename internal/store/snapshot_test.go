@@ -89,28 +89,122 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRestoreClearsHistory(t *testing.T) {
+// historyOf renders every event a recursive watch of / replays from index 1,
+// or the error.
+func historyOf(t *testing.T, s *Store) string {
+	t.Helper()
+	w, err := s.Watch("/", true, true, 1)
+	if err != nil {
+		return err.Error()
+	}
+	defer w.Remove()
+	var out []byte
+	for {
+		select {
+		case e := <-w.EventChan():
+			out = e.AppendJSON(out)
+			out = append(out, '\n')
+		default:
+			return string(out)
+		}
+	}
+}
+
+func TestRestoreKeepsHistory(t *testing.T) {
 	src := New()
 	for i := 0; i < 5; i++ {
-		mustSet(t, src, "/k", "v")
+		mustSet(t, src, "/k", fmt.Sprint("v", i))
 	}
+	// Every kind of event, so each field of the encoding is exercised.
+	src.Set("/dir/t", false, "ttl", ttlAt(10*time.Second), t0)
+	src.Update("/dir/t", "", TTLOptions{ExpireTime: at(20 * time.Second), Refresh: true}, t0)
+	src.Update("/dir", "", ttlAt(30*time.Second), t0)
+	src.Create("/q", false, "job", true, TTLOptions{}, t0)
+	src.CompareAndSwap("/k", "v4", 0, "cas", TTLOptions{}, t0)
+	src.CompareAndDelete("/k", "cas", 0, t0)
+	src.Set("/gone/a", false, "x", TTLOptions{}, t0)
+	src.Delete("/gone", true, true, t0)
+	src.Set("/e", false, "x", ttlAt(time.Second), t0)
+	src.DeleteExpiredKeys(at(2 * time.Second))
 	dst := New()
 	for i := 0; i < 3; i++ {
 		mustSet(t, dst, "/other", "v")
 	}
+	w := mustWatch(t, dst, "/other", false, true, 0)
 	if err := dst.Restore(bytes.NewReader(snapshotBytesOf(t, src))); err != nil {
 		t.Fatal(err)
 	}
-	_, err := dst.Watch("/k", false, false, 5)
-	wantErr(t, err, ErrEventIndexCleared, "the requested history has been cleared [6/5]", 5)
-	w := mustWatch(t, dst, "/k", false, false, 6)
+	wantClosed(t, w)
+	if got, want := historyOf(t, dst), historyOf(t, src); got != want || want == "" {
+		t.Fatalf("history after restore:\n%s\nwant:\n%s", got, want)
+	}
+	// A watch from an index inside the history is answered from it, exactly
+	// as by the store that wrote the snapshot.
+	for since := uint64(1); since <= src.Index(); since++ {
+		a, b := mustWatch(t, src, "/k", false, false, since), mustWatch(t, dst, "/k", false, false, since)
+		ea, eb := pending(a), pending(b)
+		if (ea == nil) != (eb == nil) || ea != nil && string(ea.AppendJSON(nil)) != string(eb.AppendJSON(nil)) {
+			t.Fatalf("watch since %d: restored %v, original %v", since, eb, ea)
+		}
+		a.Remove()
+		b.Remove()
+	}
+	// New events continue the ring.
+	next := dst.Index() + 1
+	w = mustWatch(t, dst, "/k", false, false, next)
 	mustSet(t, dst, "/k", "new")
-	if e := recv(t, w); e.Index() != 6 {
-		t.Fatalf("got %d", e.Index())
+	if e := recv(t, w); e.Index() != next {
+		t.Fatalf("got %d, want %d", e.Index(), next)
 	}
 	if _, err := dst.Get("/other", false, false, t0); !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("old tree survived: %v", err)
 	}
+}
+
+func pending(w *Watcher) *Event {
+	select {
+	case e := <-w.EventChan():
+		return e
+	default:
+		return nil
+	}
+}
+
+func TestRestoreKeepsOnlyTheLastEvents(t *testing.T) {
+	src := New()
+	for i := 0; i < historySize+250; i++ {
+		mustSet(t, src, fmt.Sprint("/k", i%7), "v")
+	}
+	dst := New()
+	if err := dst.Restore(bytes.NewReader(snapshotBytesOf(t, src))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := dst.Watch("/k0", false, false, 250)
+	wantErr(t, err, ErrEventIndexCleared, "the requested history has been cleared [251/250]", uint64(historySize+250))
+	if e := pending(mustWatch(t, dst, "/k0", false, false, 251)); e == nil || e.Index() != 253 {
+		t.Fatalf("watch since 251 got %v, want the event at 253", e)
+	}
+}
+
+// A version 1 snapshot (no history section) still restores; its history
+// starts empty, so an older waitIndex is told the history was cleared.
+func TestRestoreVersion1(t *testing.T) {
+	src := buildSample(t)
+	src.mu.RLock()
+	v1 := []byte(snapshotMagicV1)
+	v1 = binary.AppendUvarint(v1, src.index)
+	v1 = appendChildren(v1, src.ttl, src.root)
+	src.mu.RUnlock()
+	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, castagnoli))
+	dst := New()
+	if err := dst.Restore(bytes.NewReader(v1)); err != nil {
+		t.Fatal(err)
+	}
+	if mustJSON(t, getAll(t, dst)) != mustJSON(t, getAll(t, src)) || dst.Index() != src.Index() {
+		t.Fatal("version 1 restore differs")
+	}
+	_, err := dst.Watch("/a", false, false, 5)
+	wantErr(t, err, ErrEventIndexCleared, fmt.Sprintf("the requested history has been cleared [%d/5]", src.Index()+1), src.Index())
 }
 
 func TestRestoreRejectsBadInput(t *testing.T) {
@@ -121,14 +215,16 @@ func TestRestoreRejectsBadInput(t *testing.T) {
 		return b
 	}
 	cases := map[string][]byte{
-		"empty":          nil,
-		"wrong magic":    append([]byte("NOTCAIRN"), good[8:]...),
-		"truncated":      good[:len(good)/2],
-		"no checksum":    good[:len(good)-4],
-		"flipped byte":   flip(len(good) / 2),
-		"bad checksum":   flip(len(good) - 1),
-		"trailing bytes": append(bytes.Clone(good), 0),
-		"huge length":    append([]byte(snapshotMagic), 1, 1, flagDir, 0xff, 0xff, 0xff, 0xff, 0x07),
+		"empty":           nil,
+		"wrong magic":     append([]byte("NOTCAIRN"), good[8:]...),
+		"truncated":       good[:len(good)/2],
+		"no checksum":     good[:len(good)-4],
+		"flipped byte":    flip(len(good) / 2),
+		"bad checksum":    flip(len(good) - 1),
+		"trailing bytes":  append(bytes.Clone(good), 0),
+		"huge length":     append([]byte(snapshotMagic), 1, 1, flagDir, 0xff, 0xff, 0xff, 0xff, 0x07),
+		"v1 with history": reseal(append([]byte(snapshotMagicV1), good[8:len(good)-4]...)),
+		"history gap":     reseal(gappedHistory(t)),
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -157,10 +253,28 @@ func TestSnapshotEmptyStore(t *testing.T) {
 	}
 }
 
+func reseal(b []byte) []byte {
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// gappedHistory is a version 2 snapshot, checksum still to add, of a store
+// at index 3 whose history holds the event at 2 twice instead of 2 and 3.
+func gappedHistory(t *testing.T) []byte {
+	s := New()
+	mustSet(t, s, "/a", "1")
+	e2 := mustSet(t, s, "/a", "2")
+	b := []byte(snapshotMagic)
+	b = binary.AppendUvarint(b, 3)
+	b = binary.AppendUvarint(b, 0) // empty tree
+	b = binary.AppendUvarint(b, 2)
+	b = appendEvent(b, e2)
+	return appendEvent(b, e2)
+}
+
 // sealed wraps a hand-made body in the header and a valid checksum, so the
 // structural checks (not the CRC) are what must reject it.
 func sealed(body ...[]byte) []byte {
-	b := []byte(snapshotMagic)
+	b := []byte(snapshotMagicV1)
 	b = append(b, 7) // index
 	for _, p := range body {
 		b = append(b, p...)

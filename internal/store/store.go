@@ -55,9 +55,20 @@ func (s *Store) clean(key string) (string, *Error) {
 // missing element (not the whole key) as the cause of a 100, and the file in
 // the way as the cause of a 104.
 func (s *Store) lookup(k string) (*node, *Error) {
+	n, missing, err := s.walk(k)
+	if err == nil && n == nil {
+		err = newError(ErrKeyNotFound, k[:missing], s.index)
+	}
+	return n, err
+}
+
+// walk is lookup without building the 100 error: a missing node is nil with
+// the length of the path up to its first missing element. Set on a new key
+// (every write of a fresh key, and most of a log replay) needs no error.
+func (s *Store) walk(k string) (*node, int, *Error) {
 	n := s.root
 	if k == "/" {
-		return n, nil
+		return n, 0, nil
 	}
 	i := 1
 	for {
@@ -66,15 +77,15 @@ func (s *Store) lookup(k string) (*node, *Error) {
 			end = i + j
 		}
 		if !n.isDir() {
-			return nil, newError(ErrNotDir, k[:i-1], s.index)
+			return nil, 0, newError(ErrNotDir, k[:i-1], s.index)
 		}
 		c := n.children[k[i:end]]
 		if c == nil {
-			return nil, newError(ErrKeyNotFound, k[:end], s.index)
+			return nil, end, nil
 		}
 		n = c
 		if end == len(k) {
-			return n, nil
+			return n, 0, nil
 		}
 		i = end + 1
 	}
@@ -201,12 +212,13 @@ func (s *Store) set(key string, dir bool, value string, ttl TTLOptions, now time
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.lookup(k)
-	if err != nil && err.Err != ErrKeyNotFound {
+	n, _, err := s.walk(k)
+	if err != nil {
 		return nil, err
 	}
 	if ttl.Refresh {
-		if err != nil {
+		if n == nil {
+			_, err = s.lookup(k)
 			return nil, err
 		}
 		value = n.value

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/auth"
+	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/node"
 )
 
@@ -131,8 +133,14 @@ func (c *Cluster) baseConfig(m *Member, initialCluster, state string) node.Confi
 		Logger:    slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", m.Name),
 		PeerDial:  c.net.dialFrom(m.Index),
 		ClientTLS: c.opts.tls.clientInfo(), PeerTLS: c.opts.tls.peerInfo(),
+		// bcrypt's least cost: a password check takes a millisecond instead of a tenth of a
+		// second (far more under the race detector). Production keeps auth.PasswordCost.
+		Auth: httpapi.AuthConfig{Verifier: auth.VerifierConfig{PasswordCost: bcryptMinCost}},
 	}
 }
+
+// bcryptMinCost is golang.org/x/crypto/bcrypt.MinCost.
+const bcryptMinCost = 4
 
 func (m *Member) start(clientLn, peerLn net.Listener) error {
 	cfg := m.cfg
