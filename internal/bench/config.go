@@ -70,6 +70,10 @@ type Config struct {
 	MixedRead Workload // Get or SGet: the read half of Mixed
 	Timeout   time.Duration
 
+	// ServerPIDs are the member processes whose CPU the run reports per
+	// operation (servercpu.go); none: not measured.
+	ServerPIDs []int
+
 	Watchers    int
 	WatchPrefix bool   // watch the key prefix recursively instead of one key
 	WatchMode   string // "longpoll" or "stream"
