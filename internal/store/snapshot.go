@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"math"
@@ -117,7 +116,8 @@ func appendNode(buf []byte, h ttlHeap, n *node) []byte {
 // starts empty after it, and an older waitIndex gets ErrEventIndexCleared
 // rather than a gap. The operation counters are kept.
 func (s *Store) Restore(r io.Reader) error {
-	d := &decoder{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
+	cr := &crcReader{r: r}
+	d := &decoder{r: bufio.NewReaderSize(cr, 64<<10), sums: cr}
 	root, index, heap, hist, err := d.decode()
 	if err != nil {
 		return err
@@ -132,9 +132,8 @@ func (s *Store) Restore(r io.Reader) error {
 
 type decoder struct {
 	r       *bufio.Reader
-	crc     hash.Hash32
+	sums    *crcReader
 	heap    ttlHeap
-	tmp     [8]byte
 	scratch []byte
 }
 
@@ -176,18 +175,56 @@ func (d *decoder) decode() (*node, uint64, ttlHeap, history, error) {
 			return fail(err)
 		}
 	}
-	sum := d.crc.Sum32()
 	var trailer [4]byte
 	if _, err := io.ReadFull(d.r, trailer[:]); err != nil {
 		return fail(d.fail("checksum", err))
 	}
-	if binary.LittleEndian.Uint32(trailer[:]) != sum {
-		return fail(d.fail("checksum mismatch", nil))
-	}
 	if _, err := d.r.ReadByte(); err != io.EOF {
 		return fail(d.fail("trailing data", nil))
 	}
+	// At the end of the stream the reader's last four bytes are the trailer
+	// just read, and its sum covers everything before them.
+	if binary.LittleEndian.Uint32(trailer[:]) != d.sums.sum || d.sums.tail != trailer {
+		return fail(d.fail("checksum mismatch", nil))
+	}
 	return root, index, d.heap, hist, nil
+}
+
+// crcReader checksums what passes through it except the last four bytes
+// seen so far, which it holds back: at the end of the stream they are the
+// trailer and sum is the checksum of everything before it. The decoder thus
+// reads from a plain bufio.Reader, without a checksum call per field.
+type crcReader struct {
+	r    io.Reader
+	sum  uint32
+	tail [4]byte
+	n    int // bytes held in tail (< 4 only near the start)
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	b := p[:n]
+	if c.n+len(b) <= 4 {
+		copy(c.tail[c.n:], b)
+		c.n += len(b)
+		return n, err
+	}
+	// Everything held back, and all but the last four new bytes, is now
+	// known not to be the trailer.
+	if len(b) >= 4 {
+		c.sum = crc32.Update(c.sum, castagnoli, c.tail[:c.n])
+		c.sum = crc32.Update(c.sum, castagnoli, b[:len(b)-4])
+		copy(c.tail[:], b[len(b)-4:])
+	} else {
+		drop := c.n + len(b) - 4
+		c.sum = crc32.Update(c.sum, castagnoli, c.tail[:drop])
+		var t [8]byte
+		copy(t[:], c.tail[:c.n])
+		copy(t[c.n:], b)
+		copy(c.tail[:], t[drop:drop+4])
+	}
+	c.n = 4
+	return n, err
 }
 
 func (d *decoder) children(dir *node, dirPath string, depth int) error {
@@ -259,13 +296,7 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 }
 
 func (d *decoder) byte() (byte, error) {
-	b, err := d.r.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	d.tmp[0] = b
-	d.crc.Write(d.tmp[:1])
-	return b, nil
+	return d.r.ReadByte()
 }
 
 func (d *decoder) uvarint() (uint64, error) {
@@ -301,7 +332,6 @@ func (d *decoder) bytes(n int) ([]byte, error) {
 		if _, err := io.ReadFull(d.r, d.scratch[start:]); err != nil {
 			return nil, err
 		}
-		d.crc.Write(d.scratch[start:])
 		n -= m
 	}
 	return d.scratch, nil

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -319,5 +321,23 @@ func TestRestoreStructuralChecks(t *testing.T) {
 	wantEvent(t, e, err, `{"action":"get","node":{"dir":true,"nodes":[{"key":"/a","value":"v","modifiedIndex":1,"createdIndex":1},{"key":"/b","value":"v","modifiedIndex":1,"createdIndex":1}]}}`)
 	if s.Index() != 7 {
 		t.Fatal(s.Index())
+	}
+}
+
+// The checksum is computed on the bytes as they arrive, holding back the
+// last four; it must not depend on how the reader splits the stream.
+func TestRestoreAnyReadSizes(t *testing.T) {
+	good := snapshotBytesOf(t, buildSample(t))
+	bad := bytes.Clone(good)
+	bad[len(bad)/3] ^= 1
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"one byte": iotest.OneByteReader, "half": iotest.HalfReader, "data with EOF": iotest.DataErrReader,
+	} {
+		if err := New().Restore(wrap(bytes.NewReader(good))); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := New().Restore(wrap(bytes.NewReader(bad))); !errors.Is(err, ErrBadSnapshot) {
+			t.Errorf("%s: a flipped bit restored: %v", name, err)
+		}
 	}
 }
