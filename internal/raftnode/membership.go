@@ -152,7 +152,7 @@ func (n *Node) Shutdown() error {
 	n.shutdownOnce.Do(func() {
 		n.HandOff()
 		n.snapshotBeforeStop()
-		n.snaps.abortWrites() // raft's shutdown waits for a snapshot being written
+		n.abortSnapshots() // raft's shutdown waits for a snapshot being written
 		close(n.stopCh)
 		err := n.raft.Shutdown().Error()
 		n.wg.Wait()

@@ -35,6 +35,20 @@ const (
 // the node stops: its sink is cancelled and the previous snapshot stays.
 var errSnapshotAborted = errors.New("raftnode: snapshot abandoned, the node is stopping")
 
+// snapshotAborter is an FSM whose in-memory capture of its state can be cut
+// short; fsm.FSM is one. A stopping node uses it when capturing a large
+// state on a loaded machine would outlast the stop's budget.
+type snapshotAborter interface{ AbortSnapshots() }
+
+// abortSnapshots ends the snapshot in progress, if any, wherever it is: the
+// FSM's capture (when the FSM can abort it) or the writes to the store.
+func (n *Node) abortSnapshots() {
+	if a, ok := n.cfg.FSM.(snapshotAborter); ok {
+		a.AbortSnapshots()
+	}
+	n.snaps.abortWrites()
+}
+
 // snapshotStore wraps raft's store to know the index of the newest snapshot
 // (taken here or installed from the leader) and to cut short a snapshot
 // being written when the node stops.
@@ -192,8 +206,9 @@ func (n *Node) snapshotWhenDue() {
 // snapshotBeforeStop, on a graceful stop, takes a snapshot when more than
 // StopSnapshotThreshold entries were applied since the last one, so the next
 // start loads it instead of replaying them. It never takes longer than
-// StopSnapshotTimeout plus abortGrace: past the timeout the snapshot's writes
-// fail, its file is discarded, and the log is replayed as before.
+// StopSnapshotTimeout plus abortGrace: past the timeout the FSM's capture
+// is cut short (an FSM that can) or the snapshot's writes fail, its file is
+// discarded, and the next start replays the log.
 func (n *Node) snapshotBeforeStop() {
 	since := n.sinceSnapshot()
 	if since <= n.cfg.StopSnapshotThreshold {
@@ -209,7 +224,7 @@ func (n *Node) snapshotBeforeStop() {
 	select {
 	case err = <-done:
 	case <-timer.C:
-		n.snaps.abortWrites()
+		n.abortSnapshots()
 		timer.Reset(abortGrace)
 		select {
 		case err = <-done: // nil when its last write had gone out before the abort

@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -159,4 +160,50 @@ func TestGracefulStopSnapshotIsBounded(t *testing.T) {
 		v, ok := value(n, "/k/299")
 		return ok && v == "v"
 	})
+}
+
+// slowCaptureFSM's Snapshot (raft's FSM-goroutine step, before any write)
+// takes a minute unless AbortSnapshots cuts it short, as encoding a large
+// store on a loaded machine can.
+type slowCaptureFSM struct {
+	raft.FSM
+	abort chan struct{}
+	once  sync.Once
+}
+
+func (f *slowCaptureFSM) Snapshot() (raft.FSMSnapshot, error) {
+	select {
+	case <-f.abort:
+		return nil, errors.New("capture aborted")
+	case <-time.After(time.Minute):
+		return f.FSM.Snapshot()
+	}
+}
+
+func (f *slowCaptureFSM) AbortSnapshots() { f.once.Do(func() { close(f.abort) }) }
+
+func TestGracefulStopCutsASlowCapture(t *testing.T) {
+	c := newCluster(t, []string{"a"}, func(cfg *Config) {
+		cfg.FSM = &slowCaptureFSM{FSM: cfg.FSM, abort: make(chan struct{})}
+		cfg.SnapshotThreshold = 1 << 30
+		cfg.SnapshotInterval = time.Hour
+		cfg.StopSnapshotThreshold = 100
+		cfg.StopSnapshotTimeout = 300 * time.Millisecond
+	})
+	n := c.leader()
+	putMany(t, n, 300, 8)
+	done := make(chan error, 1)
+	go func() { done <- n.n.Shutdown() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(abortGrace + 5*time.Second):
+		t.Fatal("Shutdown still waiting for the FSM's capture")
+	}
+	n.n = nil
+	if got := newestSnapshot(t, n.dir); got != 0 {
+		t.Fatalf("a snapshot was kept (at %d)", got)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Snapshot is an immutable image of the store, safe to write out while the
@@ -62,29 +63,75 @@ func (b snapshotBytes) WriteTo(w io.Writer) (int64, error) {
 // Snapshot encodes the whole tree into one buffer under the read lock. That
 // costs a pass over the tree on the apply path (see README for figures), but
 // the result is a flat byte slice: no pointers for the GC, roughly the size
-// of the keys and values, and immutable once returned.
+// of the keys and values, and immutable once returned. After AbortSnapshots
+// the snapshot's WriteTo fails with ErrSnapshotAborted.
 func (s *Store) Snapshot() Snapshot {
+	snap, err := s.SnapshotAbortable()
+	if err != nil {
+		return failedSnapshot{err}
+	}
+	return snap
+}
+
+// ErrSnapshotAborted: AbortSnapshots was called while or before the
+// snapshot was being encoded.
+var ErrSnapshotAborted = errors.New("store: snapshot aborted")
+
+// AbortSnapshots makes the snapshot being encoded, and every later one,
+// stop with ErrSnapshotAborted. A stopping node calls it: encoding a large
+// store on a loaded machine can take longer than the stop may.
+func (s *Store) AbortSnapshots() { s.snapshotsAborted.Store(true) }
+
+// SnapshotAbortable is Snapshot with the abort as an error. The flag is
+// checked every abortCheckNodes nodes, so an abort ends the encoding within
+// microseconds.
+func (s *Store) SnapshotAbortable() (Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	buf := make([]byte, 0, s.lastSnapshotSize.Load()+4096)
-	buf = append(buf, snapshotMagic...)
-	buf = binary.AppendUvarint(buf, s.index)
-	buf = appendChildren(buf, s.ttl, s.root)
-	buf = s.hist.appendTo(buf)
+	e := &encoder{buf: make([]byte, 0, s.lastSnapshotSize.Load()+4096), h: s.ttl, abort: &s.snapshotsAborted}
+	if e.abort.Load() {
+		return nil, ErrSnapshotAborted
+	}
+	e.buf = append(e.buf, snapshotMagic...)
+	e.buf = binary.AppendUvarint(e.buf, s.index)
+	e.children(s.root)
+	if e.aborted {
+		return nil, ErrSnapshotAborted
+	}
+	buf := s.hist.appendTo(e.buf)
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 	s.lastSnapshotSize.Store(int64(len(buf)))
-	return snapshotBytes(buf)
+	return snapshotBytes(buf), nil
 }
 
-func appendChildren(buf []byte, h ttlHeap, d *node) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(d.children)))
+type failedSnapshot struct{ err error }
+
+func (f failedSnapshot) WriteTo(io.Writer) (int64, error) { return 0, f.err }
+
+const abortCheckNodes = 4096
+
+type encoder struct {
+	buf     []byte
+	h       ttlHeap
+	abort   *atomic.Bool
+	n       int
+	aborted bool
+}
+
+func (e *encoder) children(d *node) {
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(d.children)))
 	for _, c := range d.children {
-		buf = appendNode(buf, h, c)
+		if e.n++; e.n%abortCheckNodes == 0 && e.abort.Load() {
+			e.aborted = true
+		}
+		if e.aborted {
+			return
+		}
+		e.node(c)
 	}
-	return buf
 }
 
-func appendNode(buf []byte, h ttlHeap, n *node) []byte {
+func (e *encoder) node(n *node) {
 	var flags byte
 	if n.isDir() {
 		flags |= flagDir
@@ -92,19 +139,21 @@ func appendNode(buf []byte, h ttlHeap, n *node) []byte {
 	if !n.isPermanent() {
 		flags |= flagTTL
 	}
-	buf = append(buf, flags)
+	buf := append(e.buf, flags)
 	buf = binary.AppendUvarint(buf, uint64(len(n.name)))
 	buf = append(buf, n.name...)
 	buf = binary.AppendUvarint(buf, n.created)
 	buf = binary.AppendUvarint(buf, n.modified)
 	if flags&flagTTL != 0 {
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(h[n.heapIdx].expire))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.h[n.heapIdx].expire))
 	}
 	if flags&flagDir != 0 {
-		return appendChildren(buf, h, n)
+		e.buf = buf
+		e.children(n)
+		return
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(n.value)))
-	return append(buf, n.value...)
+	e.buf = append(buf, n.value...)
 }
 
 // Restore replaces the whole store with a snapshot: tree, index, TTLs
