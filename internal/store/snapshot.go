@@ -284,15 +284,35 @@ func (d *decoder) children(dir *node, dirPath string, depth int) error {
 	if err != nil {
 		return d.fail("child count", err)
 	}
+	// The directory's map is made at its final size, and its nodes are
+	// allocated a slab at a time: a restore builds a million nodes, and map
+	// growth and one allocation per node were most of its cost. The count is
+	// not trusted for the sizes (the checksum is checked only at the end).
+	if count > 0 {
+		dir.children = make(map[string]*node, min(count, maxPresize))
+	}
+	var slab []node
 	for ; count > 0; count-- {
-		if err := d.node(dir, dirPath, depth); err != nil {
+		if len(slab) == 0 {
+			slab = make([]node, min(count, nodeSlab))
+		}
+		if err := d.node(dir, dirPath, depth, &slab[0]); err != nil {
 			return err
 		}
+		slab = slab[1:]
 	}
 	return nil
 }
 
-func (d *decoder) node(parent *node, parentPath string, depth int) error {
+// maxPresize bounds the map a child count makes before the children are
+// read; nodeSlab is how many nodes one allocation holds. A node deleted
+// later keeps its slab's memory (64 bytes) until its siblings go too.
+const (
+	maxPresize = 1 << 16
+	nodeSlab   = 256
+)
+
+func (d *decoder) node(parent *node, parentPath string, depth int, n *node) error {
 	flags, err := d.byte()
 	if err != nil {
 		return d.fail("node flags", err)
@@ -307,9 +327,6 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
 		return d.fail(fmt.Sprintf("invalid node name %q", name), nil)
 	}
-	if _, dup := parent.children[name]; dup {
-		return d.fail(fmt.Sprintf("duplicate node name %q", name), nil)
-	}
 	created, err := d.uvarint()
 	if err != nil {
 		return d.fail("created index", err)
@@ -318,13 +335,10 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 	if err != nil {
 		return d.fail("modified index", err)
 	}
-	var n *node
+	*n = node{name: name, created: created, modified: modified, heapIdx: -1}
 	if flags&flagDir != 0 {
-		n = newDirNode(name, created)
-	} else {
-		n = newFile(name, "", created)
+		n.children = map[string]*node{}
 	}
-	n.modified = modified
 	if flags&flagTTL != 0 {
 		b, err := d.bytes(8)
 		if err != nil {
@@ -334,7 +348,11 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 		n.heapIdx = int32(len(d.heap))
 		d.heap = append(d.heap, ttlEntry{expire: expire, path: joinPath(parentPath, name), n: n})
 	}
+	before := len(parent.children)
 	parent.children[name] = n
+	if len(parent.children) == before {
+		return d.fail(fmt.Sprintf("duplicate node name %q", name), nil)
+	}
 	if n.isDir() {
 		return d.children(n, joinPath(parentPath, name), depth+1)
 	}
