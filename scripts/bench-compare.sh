@@ -5,7 +5,12 @@
 # every cairn-bench workload on each in alternation (A B A B) at each client
 # count, measures server RSS after loading many keys and the time a restarted
 # node takes to serve again, then prints each figure for both systems with the
-# ratio Cairn/etcd. Every process it starts is stopped on exit.
+# ratio Cairn/etcd. Every workload also reports the members' CPU per operation
+# (cairn-bench finds the member processes by their client ports). Last, for
+# each system a fresh one-member server is filled with RESTART_KEYS keys,
+# stopped with SIGTERM (then, on another fresh server, SIGKILL) RESTART_DELAY
+# seconds after the fill, and restarted: time to the first served read and
+# RSS after the restart. Every process it starts is stopped on exit.
 #
 # Environment (defaults in brackets):
 #   QUICK=1            a ~2-minute run: short workloads, smaller key loads
@@ -21,7 +26,12 @@
 #   LOAD_KEYS          key counts after which RSS is read ["100000 1000000"; quick: "20000 50000"]
 #                      the node restart is timed holding the last of them; empty: skip
 #   LOAD_CLIENTS       clients used to load keys [64]
-#   BASE_PORT          first of 12 consecutive loopback ports [first free from 21379]
+#   RESTART_KEYS       keys a one-member server is filled with before each restart
+#                      [1000000; quick: 50000]; empty: skip the restart phase
+#   RESTART_SIGNALS    how the member is stopped ["TERM KILL"]
+#   RESTART_DELAY      seconds between the end of the fill and the signal [3]
+#   RESTART_REPS       fills and restarts per system and signal, alternating [1]
+#   BASE_PORT          first of 14 consecutive loopback ports [first free from 21379]
 #   OUT                result directory [a new mktemp directory]; results.jsonl and logs go there
 #   KEEP_DATA=1        keep the servers' data directories
 #   CAIRND_EXTRA_ARGS  extra cairnd flags for every node; "{n}" becomes the node number 1..3
@@ -37,12 +47,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 if [[ "${QUICK:-0}" == 1 ]]; then
-	: "${DURATION:=1500ms}" "${WARMUP:=300ms}" "${KEY_COUNT:=2000}" "${LOAD_KEYS=20000 50000}"
+	: "${DURATION:=1500ms}" "${WARMUP:=300ms}" "${KEY_COUNT:=2000}" "${LOAD_KEYS=20000 50000}" "${RESTART_KEYS=50000}"
 fi
 # WORKLOADS and LOAD_KEYS may be set empty to skip their phase.
 : "${WORKLOADS=put get sget mixed cas watch}" "${CLIENTS:=16 64}" "${REPS:=2}"
 : "${DURATION:=10s}" "${WARMUP:=2s}" "${KEY_COUNT:=10000}" "${VALUE_SIZE:=256}" "${READ_RATIO:=0.9}"
 : "${WATCH_RATE:=200}" "${LOAD_KEYS=100000 1000000}" "${LOAD_CLIENTS:=64}" "${SYSTEMS:=auto}"
+: "${RESTART_KEYS=1000000}" "${RESTART_SIGNALS:=TERM KILL}" "${RESTART_DELAY:=3}" "${RESTART_REPS:=1}"
 : "${CAIRND_EXTRA_ARGS:=}"
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")}
 : "${TLS:=0}"
@@ -131,11 +142,11 @@ pick_base_port() {
 	local p=${BASE_PORT:-21379} i ok
 	while ((p < 60000)); do
 		ok=1
-		for i in $(seq 0 11); do port_free $((p + i)) || { ok=0; break; }; done
+		for i in $(seq 0 13); do port_free $((p + i)) || { ok=0; break; }; done
 		((ok)) && { echo "$p"; return; }
-		p=$((p + 12))
+		p=$((p + 14))
 	done
-	die "no 12 free consecutive ports"
+	die "no 14 free consecutive ports"
 }
 
 # ---- tools ----
@@ -261,6 +272,7 @@ bench() { # system workload args...
 
 # ---- workloads, alternating systems ----
 for sys in $SYSTEMS; do
+	[[ -n "$WORKLOADS" ]] || break
 	log "$sys: preloading $KEY_COUNT keys"
 	bench "$sys" put --key-order sequential --total "$KEY_COUNT" --key-count "$KEY_COUNT" --clients 64 >/dev/null
 done
@@ -352,6 +364,75 @@ for sys in $SYSTEMS; do
 	fi
 	for n in 1 2 3; do stop_node "$sys$n"; done
 done
+
+# ---- restart after a burst: one member, SIGTERM and SIGKILL ----
+# The issue-17 procedure: a fresh one-member server is filled with
+# RESTART_KEYS keys of VALUE_SIZE bytes by LOAD_CLIENTS clients, a marker key
+# is written, and RESTART_DELAY seconds after the fill the member gets the
+# signal; it is started again with the same flags and timed from its start to
+# the first 200 for the marker. Systems alternate (etcd, cairn, etcd, ...).
+rss_kib() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
+if [[ -n "$RESTART_KEYS" ]]; then
+	for rep in $(seq 1 "$RESTART_REPS"); do
+		for sig in $RESTART_SIGNALS; do
+			for sys in $SYSTEMS; do
+				name=${sys}r
+				client=$((BASE + 12))
+				peer=$((BASE + 13))
+				data=$OUT/$name-$sig-$rep.data
+				DATA_DIRS+=("$data")
+				rm -rf "$data"
+				CURL[$name]=http://127.0.0.1:$client
+				args=(--name "$name" --data-dir "$data"
+					--listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client"
+					--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer"
+					--initial-cluster "$name=http://127.0.0.1:$peer" --initial-cluster-state new
+					--initial-cluster-token "bench-restart-$$-$sig-$rep")
+				if [[ $sys == etcd ]]; then
+					start_node "$name" "$OUT/$name.log" etcd "${args[@]}" --enable-v2=true
+				else
+					# shellcheck disable=SC2086 # extra args are words on purpose
+					start_node "$name" "$OUT/$name.log" "$ROOT/bin/cairnd" "${args[@]}" ${CAIRND_EXTRA_ARGS//\{n\}/1}
+				fi
+				for _ in $(seq 1 300); do
+					code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -XPUT "${CURL[$name]}/v2/keys/ready" -d value=1 || true)
+					[[ $code == 200 || $code == 201 ]] && break
+					sleep 0.1
+				done
+				[[ $code == 200 || $code == 201 ]] || die "$name does not accept writes; see $OUT/$name.log"
+				log "$sys: filling one member with $RESTART_KEYS keys (SIG$sig restart, run $rep)"
+				"$BENCH" put --label "$sys" --target "$sys" --endpoints "${CURL[$name]}" --value-size "$VALUE_SIZE" \
+					--json --progress=false --key-prefix /burst --key-order sequential --total "$RESTART_KEYS" \
+					--key-count "$RESTART_KEYS" --clients "$LOAD_CLIENTS" >"$OUT/restart-fill.json"
+				jq -c --arg m "restart_fill_s_${RESTART_KEYS}_keys" '{label: .label, metric: $m, value: .elapsed_s, unit: "s"}' \
+					"$OUT/restart-fill.json" >>"$RESULTS"
+				curl -s -o /dev/null --max-time 10 -XPUT "${CURL[$name]}/v2/keys/burst-done" -d value=1 ||
+					die "$sys: cannot write the marker"
+				metric "$sys" "restart_rss_after_fill_${RESTART_KEYS}_keys" "$(mib "$(rss_kib "${PID[$name]}")")" MiB
+				sleep "$RESTART_DELAY"
+				pid=${PID[$name]}
+				t0=$(date +%s.%N)
+				kill -"$sig" "$pid"
+				wait "$pid" 2>/dev/null || true
+				t1=$(date +%s.%N)
+				PID[$name]=""
+				[[ $sig == TERM ]] && metric "$sys" "restart_sigterm_stop_s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')" s
+				metric "$sys" "restart_data_dir_${RESTART_KEYS}_keys" "$(du -sm "$data" | cut -f1)" MB
+				# shellcheck disable=SC2086 # ARGS holds the original command line
+				start_node "$name" "$OUT/$name.log" ${ARGS[$name]}
+				query=""
+				[[ $sys == cairn ]] && query=consistency=serializable
+				secs=$(wait_serving "${CURL[$name]}" /burst-done "$query" 600) || die "$name did not serve after SIG$sig"
+				metric "$sys" "restart_sig${sig,,}_to_serving_${RESTART_KEYS}_keys" "$secs" s
+				metric "$sys" "restart_sig${sig,,}_rss_at_serving" "$(mib "$(rss_kib "${PID[$name]}")")" MiB
+				sleep 5
+				metric "$sys" "restart_sig${sig,,}_rss_5s_later" "$(mib "$(rss_kib "${PID[$name]}")")" MiB
+				stop_node "$name"
+				[[ "${KEEP_DATA:-0}" == 1 ]] || rm -rf "$data"
+			done
+		done
+	done
+fi
 
 # ---- report ----
 {

@@ -39,6 +39,9 @@ type options struct {
 	procs     int
 	json      bool
 	progress  bool
+	// servers' CPU per operation (servercpu.go)
+	serverPIDs []int
+	serverCPU  bool
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -79,6 +82,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.cfg.User, "user", "", "send user:password with every request (HTTP Basic, as etcd v2 clients do)")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON line instead of a table")
 	f.BoolVar(&o.progress, "progress", true, "print a live progress line on stderr")
+	f.IntSliceVar(&o.serverPIDs, "server-pids", nil, "member processes whose CPU per operation is reported (default: those listening on --endpoints' ports)")
+	f.BoolVar(&o.serverCPU, "server-cpu", true, "report the servers' CPU per operation (local servers, from /proc)")
 
 	for _, w := range []struct {
 		wl    bench.Workload
@@ -128,6 +133,7 @@ func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	o.cfg.Flavour = fl
 	o.cfg.Endpoints = strings.Split(o.endpoints, ",")
+	o.cfg.ServerPIDs = o.findServers(stderr)
 	o.cfg.KeyOrder = bench.KeyOrder(o.keyOrder)
 	o.cfg.HTTP = bench.HTTPImpl(o.http)
 	if o.mixedRead != "" {

@@ -60,6 +60,8 @@ func run(ctx context.Context, cfg node.Config) error {
 		return err
 	}
 	<-ctx.Done()
+	// A second signal during the stop takes Go's default action and ends the process at once.
+	stop()
 	cfg.Logger.Info("shutting down", "reason", "signal")
 	return n.Stop()
 }

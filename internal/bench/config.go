@@ -74,6 +74,10 @@ type Config struct {
 	// User is "user:password" sent with every request as HTTP Basic credentials ("" for none).
 	User string
 
+	// ServerPIDs are the member processes whose CPU the run reports per
+	// operation (servercpu.go); none: not measured.
+	ServerPIDs []int
+
 	Watchers    int
 	WatchPrefix bool   // watch the key prefix recursively instead of one key
 	WatchMode   string // "longpoll" or "stream"

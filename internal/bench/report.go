@@ -32,12 +32,23 @@ func WriteTable(w io.Writer, r *Result) error {
 	l := r.Latency
 	fmt.Fprintf(tw, "latency ms\tp50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f\n",
 		l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
-	fmt.Fprintf(tw, "generator cpu\t%.2f cores\n", r.ClientCPU)
+	fmt.Fprintf(tw, "generator cpu\t%.2f cores, %.1f µs/op\n", r.ClientCPU, r.ClientCPUPerOp)
+	if len(r.ServerPIDs) > 0 {
+		fmt.Fprintf(tw, "servers' cpu\t%.2f cores, %.1f µs/op (pids %s)\n", r.ServerCores, r.ServerCPUPerOp, joinInts(r.ServerPIDs))
+	}
 	fmt.Fprintf(tw, "errors\t%d\n", r.ErrTotal)
 	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
 		fmt.Fprintf(tw, "  %s\t%d\n", k, r.Errors[k])
 	}
 	return tw.Flush()
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
 }
 
 func describe(r *Result) string {
@@ -118,6 +129,12 @@ func WriteComparison(w io.Writer, recs []Record, a, b string) error {
 		add(base+" p99.9 ms", r.Label, r.Latency.P999)
 		add(base+" errors", r.Label, float64(r.ErrTotal))
 		add(base+" generator cores", r.Label, r.ClientCPU)
+		if r.ClientCPUPerOp > 0 {
+			add(base+" generator cpu us/op", r.Label, r.ClientCPUPerOp)
+		}
+		if r.ServerCPUPerOp > 0 {
+			add(base+" servers cpu us/op", r.Label, r.ServerCPUPerOp)
+		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "figure\t%s\t%s\t%s/%s\t\n", a, b, b, a)

@@ -18,29 +18,35 @@ import (
 // measured window (for watch: events delivered to watchers); failed ones are
 // in Errors by kind and have no latency recorded.
 type Result struct {
-	Label     string         `json:"label,omitempty"`
-	Workload  Workload       `json:"workload"`
-	Target    string         `json:"target"`
-	Endpoints []string       `json:"endpoints"`
-	Clients   int            `json:"clients"`
-	Conns     int            `json:"conns"`
-	HTTP      HTTPImpl       `json:"http,omitempty"` // the generator's request path
-	Watchers  int            `json:"watchers,omitempty"`
-	KeyCount  int            `json:"key_count"`
-	KeySize   int            `json:"key_size"`
-	ValueSize int            `json:"value_size"`
-	ReadRatio float64        `json:"read_ratio,omitempty"`
-	Rate      float64        `json:"rate"`
-	Start     time.Time      `json:"start"`
-	Elapsed   float64        `json:"elapsed_s"`
-	Ops       int64          `json:"ops"`
-	OpsPerSec float64        `json:"ops_per_s"`
-	Writes    int64          `json:"writes,omitempty"` // watch: the writer's puts
-	ClientCPU float64        `json:"client_cpu_cores"` // cores the generator used during the run
-	Procs     int            `json:"procs,omitempty"`  // the generator's GOMAXPROCS
-	Errors    ErrorCounts    `json:"errors"`
-	ErrTotal  int64          `json:"errors_total"`
-	Latency   LatencySummary `json:"latency"`
+	Label     string    `json:"label,omitempty"`
+	Workload  Workload  `json:"workload"`
+	Target    string    `json:"target"`
+	Endpoints []string  `json:"endpoints"`
+	Clients   int       `json:"clients"`
+	Conns     int       `json:"conns"`
+	HTTP      HTTPImpl  `json:"http,omitempty"` // the generator's request path
+	Watchers  int       `json:"watchers,omitempty"`
+	KeyCount  int       `json:"key_count"`
+	KeySize   int       `json:"key_size"`
+	ValueSize int       `json:"value_size"`
+	ReadRatio float64   `json:"read_ratio,omitempty"`
+	Rate      float64   `json:"rate"`
+	Start     time.Time `json:"start"`
+	Elapsed   float64   `json:"elapsed_s"`
+	Ops       int64     `json:"ops"`
+	OpsPerSec float64   `json:"ops_per_s"`
+	Writes    int64     `json:"writes,omitempty"` // watch: the writer's puts
+	ClientCPU float64   `json:"client_cpu_cores"` // cores the generator used during the run
+	// The generator's and the servers' CPU (user+system) per operation, in µs,
+	// and the cores the servers used over the measured window (servercpu.go).
+	ClientCPUPerOp float64        `json:"client_cpu_us_per_op,omitempty"`
+	ServerCPUPerOp float64        `json:"server_cpu_us_per_op,omitempty"`
+	ServerCores    float64        `json:"server_cpu_cores,omitempty"`
+	ServerPIDs     []int          `json:"server_pids,omitempty"`
+	Procs          int            `json:"procs,omitempty"` // the generator's GOMAXPROCS
+	Errors         ErrorCounts    `json:"errors"`
+	ErrTotal       int64          `json:"errors_total"`
+	Latency        LatencySummary `json:"latency"`
 }
 
 // worker is one client's private state: nothing here is shared, except the two
@@ -112,6 +118,9 @@ func Run(ctx context.Context, cfg Config, progress ProgressFunc) (*Result, error
 	m := startCPU()
 	err = runWorkers(ctx, cfg, cl, keys, res, progress)
 	res.ClientCPU = m.cores()
+	if res.Ops > 0 {
+		res.ClientCPUPerOp = res.ClientCPU * res.Elapsed * 1e6 / float64(res.Ops)
+	}
 	return res, err
 }
 
@@ -204,6 +213,7 @@ func runWorkers(ctx context.Context, cfg Config, cl *Client, keys *KeySpace, res
 	}
 
 	res.Start = measureStart
+	srv := startServerMeter(cfg.ServerPIDs, measureStart)
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -256,6 +266,9 @@ func runWorkers(ctx context.Context, cfg Config, cl *Client, keys *KeySpace, res
 		res.Ops += w.ops.Load()
 	}
 	finish(res, rec, end.Sub(measureStart))
+	if err := srv.finish(res); err != nil {
+		return fmt.Errorf("servers' cpu: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -40,14 +40,23 @@ type fsmSnapshot struct {
 // Snapshot captures the state on the apply goroutine; the returned value is
 // immutable and Persist does the I/O while applies go on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	st, err := f.st.SnapshotAbortable()
+	if err != nil {
+		return nil, err
+	}
 	f.mu.RLock()
 	members := make([]Member, 0, len(f.members))
 	for _, m := range f.members {
 		members = append(members, m) // the map values are never mutated in place
 	}
 	f.mu.RUnlock()
-	return &fsmSnapshot{applied: f.applied.load(), members: members, auth: f.auth.Load(), store: f.st.Snapshot()}, nil
+	return &fsmSnapshot{applied: f.applied.load(), members: members, auth: f.auth.Load(), store: st}, nil
 }
+
+// AbortSnapshots makes the snapshot being captured, and every later one,
+// fail at once (store.ErrSnapshotAborted), so that a stopping node does not
+// wait for a capture it will not keep.
+func (f *FSM) AbortSnapshots() { f.st.AbortSnapshots() }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	if err := s.writeTo(sink); err != nil {

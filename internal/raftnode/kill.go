@@ -10,6 +10,7 @@ import (
 func (n *Node) Kill() error {
 	n.shutdownOnce.Do(func() {
 		close(n.stopCh)
+		n.abortSnapshots()
 		// Close the peer port first so that peers see the node vanish at once.
 		merr := n.mux.Close()
 		err := n.raft.Shutdown().Error()

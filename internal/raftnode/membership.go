@@ -144,11 +144,15 @@ const livenessDialTimeout = 200 * time.Millisecond
 
 // Shutdown stops the node. A leader first hands leadership to a live voter,
 // bounded by one election timeout, so the cluster does not wait for a
-// failure detection; with no live voter it skips that at once. Then raft
-// stops and the stores and peer port close.
+// failure detection; with no live voter it skips that at once. Then a
+// snapshot is taken if the log since the last one is long (bounded by
+// StopSnapshotTimeout, see snapshot.go), raft stops and the stores and peer
+// port close.
 func (n *Node) Shutdown() error {
 	n.shutdownOnce.Do(func() {
 		n.HandOff()
+		n.snapshotBeforeStop()
+		n.abortSnapshots() // raft's shutdown waits for a snapshot being written
 		close(n.stopCh)
 		err := n.raft.Shutdown().Error()
 		n.wg.Wait()

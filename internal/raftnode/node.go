@@ -80,6 +80,10 @@ type Config struct {
 	ForceNewCluster bool
 
 	SnapshotThreshold uint64
+	// StopSnapshotThreshold and StopSnapshotTimeout rule the snapshot a
+	// graceful stop takes (snapshot.go).
+	StopSnapshotThreshold uint64
+	StopSnapshotTimeout   time.Duration
 	// WALSegmentSize is the size of one log segment file (0: raft-wal's 64 MiB).
 	WALSegmentSize   int
 	SnapshotInterval time.Duration
@@ -116,6 +120,9 @@ type Node struct {
 	bolt    *walStore
 	logs    raft.LogStore
 	appends *countingLogStore
+	snaps   *snapshotStore
+	// snapKick wakes snapshotWhenDue once the snapshot threshold is crossed.
+	snapKick chan struct{}
 
 	verify verifier
 
@@ -145,7 +152,8 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, errors.New("raftnode: ID, Dir, Listener and FSM are required")
 	}
 	applyDefaults(&cfg)
-	n = &Node{cfg: cfg, log: cfg.Logger.With("raft_id", cfg.ID), notifyCh: make(chan bool, 8), stopCh: make(chan struct{})}
+	n = &Node{cfg: cfg, log: cfg.Logger.With("raft_id", cfg.ID), notifyCh: make(chan bool, 8), stopCh: make(chan struct{}),
+		snapKick: make(chan struct{}, 1)}
 	ch := make(chan struct{})
 	n.readyCh.Store(&ch)
 
@@ -190,10 +198,15 @@ func New(cfg Config) (n *Node, err error) {
 	n.appends = &countingLogStore{LogStore: cache}
 	n.logs = n.appends
 	hlog := newHCLog(n.log, "raft")
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
+	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
+	if n.snaps, err = newSnapshotStore(files); err != nil {
+		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
+	}
+	snaps := n.snaps
+	fsm := newCountingFSM(cfg.FSM, n.noteApplied)
 
 	advertise := net.Addr(advertiseAddr(cfg.Advertise))
 	if cfg.Advertise == "" {
@@ -235,7 +248,7 @@ func New(cfg Config) (n *Node, err error) {
 		// Disaster recovery: keep this member's data and make it the only voter. raft replays
 		// the log into the FSM, snapshots it, and truncates the log behind the new configuration.
 		only := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(advertise.String())}}}
-		if err := raft.RecoverCluster(rc, cfg.FSM, n.logs, n.bolt, snaps, n.trans, only); err != nil {
+		if err := raft.RecoverCluster(rc, fsm, n.logs, n.bolt, snaps, n.trans, only); err != nil {
 			return nil, fmt.Errorf("raftnode: force new cluster: %w", err)
 		}
 		n.log.Warn("forced a new one-member cluster from this member's data", "id", cfg.ID)
@@ -247,13 +260,14 @@ func New(cfg Config) (n *Node, err error) {
 		}
 	}
 
-	n.raft, err = raft.NewRaft(rc, cfg.FSM, n.logs, n.bolt, snaps, n.trans)
+	n.raft, err = raft.NewRaft(rc, fsm, n.logs, n.bolt, snaps, n.trans)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
 	n.verify.confirm = n.confirmLeadership
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.snapshotWhenDue()
 	n.log.Info("raft started", "advertise", advertise.String(), "existing_state", existing,
 		"bootstrap", !existing && len(cfg.Bootstrap) > 0)
 	return n, nil
@@ -274,6 +288,12 @@ func applyDefaults(c *Config) {
 	}
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if c.StopSnapshotThreshold == 0 {
+		c.StopSnapshotThreshold = DefaultStopSnapshotThreshold
+	}
+	if c.StopSnapshotTimeout == 0 {
+		c.StopSnapshotTimeout = DefaultStopSnapshotTimeout
 	}
 	if c.SnapshotInterval == 0 {
 		c.SnapshotInterval = DefaultSnapshotInterval

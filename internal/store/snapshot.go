@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Snapshot is an immutable image of the store, safe to write out while the
@@ -63,29 +63,75 @@ func (b snapshotBytes) WriteTo(w io.Writer) (int64, error) {
 // Snapshot encodes the whole tree into one buffer under the read lock. That
 // costs a pass over the tree on the apply path (see README for figures), but
 // the result is a flat byte slice: no pointers for the GC, roughly the size
-// of the keys and values, and immutable once returned.
+// of the keys and values, and immutable once returned. After AbortSnapshots
+// the snapshot's WriteTo fails with ErrSnapshotAborted.
 func (s *Store) Snapshot() Snapshot {
+	snap, err := s.SnapshotAbortable()
+	if err != nil {
+		return failedSnapshot{err}
+	}
+	return snap
+}
+
+// ErrSnapshotAborted: AbortSnapshots was called while or before the
+// snapshot was being encoded.
+var ErrSnapshotAborted = errors.New("store: snapshot aborted")
+
+// AbortSnapshots makes the snapshot being encoded, and every later one,
+// stop with ErrSnapshotAborted. A stopping node calls it: encoding a large
+// store on a loaded machine can take longer than the stop may.
+func (s *Store) AbortSnapshots() { s.snapshotsAborted.Store(true) }
+
+// SnapshotAbortable is Snapshot with the abort as an error. The flag is
+// checked every abortCheckNodes nodes, so an abort ends the encoding within
+// microseconds.
+func (s *Store) SnapshotAbortable() (Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	buf := make([]byte, 0, s.lastSnapshotSize.Load()+4096)
-	buf = append(buf, snapshotMagic...)
-	buf = binary.AppendUvarint(buf, s.index)
-	buf = appendChildren(buf, s.ttl, s.root)
-	buf = s.hist.appendTo(buf)
+	e := &encoder{buf: make([]byte, 0, s.lastSnapshotSize.Load()+4096), h: s.ttl, abort: &s.snapshotsAborted}
+	if e.abort.Load() {
+		return nil, ErrSnapshotAborted
+	}
+	e.buf = append(e.buf, snapshotMagic...)
+	e.buf = binary.AppendUvarint(e.buf, s.index)
+	e.children(s.root)
+	if e.aborted {
+		return nil, ErrSnapshotAborted
+	}
+	buf := s.hist.appendTo(e.buf)
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 	s.lastSnapshotSize.Store(int64(len(buf)))
-	return snapshotBytes(buf)
+	return snapshotBytes(buf), nil
 }
 
-func appendChildren(buf []byte, h ttlHeap, d *node) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(d.children)))
+type failedSnapshot struct{ err error }
+
+func (f failedSnapshot) WriteTo(io.Writer) (int64, error) { return 0, f.err }
+
+const abortCheckNodes = 4096
+
+type encoder struct {
+	buf     []byte
+	h       ttlHeap
+	abort   *atomic.Bool
+	n       int
+	aborted bool
+}
+
+func (e *encoder) children(d *node) {
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(d.children)))
 	for _, c := range d.children {
-		buf = appendNode(buf, h, c)
+		if e.n++; e.n%abortCheckNodes == 0 && e.abort.Load() {
+			e.aborted = true
+		}
+		if e.aborted {
+			return
+		}
+		e.node(c)
 	}
-	return buf
 }
 
-func appendNode(buf []byte, h ttlHeap, n *node) []byte {
+func (e *encoder) node(n *node) {
 	var flags byte
 	if n.isDir() {
 		flags |= flagDir
@@ -93,19 +139,21 @@ func appendNode(buf []byte, h ttlHeap, n *node) []byte {
 	if !n.isPermanent() {
 		flags |= flagTTL
 	}
-	buf = append(buf, flags)
+	buf := append(e.buf, flags)
 	buf = binary.AppendUvarint(buf, uint64(len(n.name)))
 	buf = append(buf, n.name...)
 	buf = binary.AppendUvarint(buf, n.created)
 	buf = binary.AppendUvarint(buf, n.modified)
 	if flags&flagTTL != 0 {
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(h[n.heapIdx].expire))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.h[n.heapIdx].expire))
 	}
 	if flags&flagDir != 0 {
-		return appendChildren(buf, h, n)
+		e.buf = buf
+		e.children(n)
+		return
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(n.value)))
-	return append(buf, n.value...)
+	e.buf = append(buf, n.value...)
 }
 
 // Restore replaces the whole store with a snapshot: tree, index, TTLs
@@ -117,7 +165,8 @@ func appendNode(buf []byte, h ttlHeap, n *node) []byte {
 // starts empty after it, and an older waitIndex gets ErrEventIndexCleared
 // rather than a gap. The operation counters are kept.
 func (s *Store) Restore(r io.Reader) error {
-	d := &decoder{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
+	cr := &crcReader{r: r}
+	d := &decoder{r: bufio.NewReaderSize(cr, 64<<10), sums: cr}
 	root, index, heap, hist, err := d.decode()
 	if err != nil {
 		return err
@@ -132,9 +181,8 @@ func (s *Store) Restore(r io.Reader) error {
 
 type decoder struct {
 	r       *bufio.Reader
-	crc     hash.Hash32
+	sums    *crcReader
 	heap    ttlHeap
-	tmp     [8]byte
 	scratch []byte
 }
 
@@ -176,18 +224,56 @@ func (d *decoder) decode() (*node, uint64, ttlHeap, history, error) {
 			return fail(err)
 		}
 	}
-	sum := d.crc.Sum32()
 	var trailer [4]byte
 	if _, err := io.ReadFull(d.r, trailer[:]); err != nil {
 		return fail(d.fail("checksum", err))
 	}
-	if binary.LittleEndian.Uint32(trailer[:]) != sum {
-		return fail(d.fail("checksum mismatch", nil))
-	}
 	if _, err := d.r.ReadByte(); err != io.EOF {
 		return fail(d.fail("trailing data", nil))
 	}
+	// At the end of the stream the reader's last four bytes are the trailer
+	// just read, and its sum covers everything before them.
+	if binary.LittleEndian.Uint32(trailer[:]) != d.sums.sum || d.sums.tail != trailer {
+		return fail(d.fail("checksum mismatch", nil))
+	}
 	return root, index, d.heap, hist, nil
+}
+
+// crcReader checksums what passes through it except the last four bytes
+// seen so far, which it holds back: at the end of the stream they are the
+// trailer and sum is the checksum of everything before it. The decoder thus
+// reads from a plain bufio.Reader, without a checksum call per field.
+type crcReader struct {
+	r    io.Reader
+	sum  uint32
+	tail [4]byte
+	n    int // bytes held in tail (< 4 only near the start)
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	b := p[:n]
+	if c.n+len(b) <= 4 {
+		copy(c.tail[c.n:], b)
+		c.n += len(b)
+		return n, err
+	}
+	// Everything held back, and all but the last four new bytes, is now
+	// known not to be the trailer.
+	if len(b) >= 4 {
+		c.sum = crc32.Update(c.sum, castagnoli, c.tail[:c.n])
+		c.sum = crc32.Update(c.sum, castagnoli, b[:len(b)-4])
+		copy(c.tail[:], b[len(b)-4:])
+	} else {
+		drop := c.n + len(b) - 4
+		c.sum = crc32.Update(c.sum, castagnoli, c.tail[:drop])
+		var t [8]byte
+		copy(t[:], c.tail[:c.n])
+		copy(t[c.n:], b)
+		copy(c.tail[:], t[drop:drop+4])
+	}
+	c.n = 4
+	return n, err
 }
 
 func (d *decoder) children(dir *node, dirPath string, depth int) error {
@@ -198,15 +284,35 @@ func (d *decoder) children(dir *node, dirPath string, depth int) error {
 	if err != nil {
 		return d.fail("child count", err)
 	}
+	// The directory's map is made at its final size, and its nodes are
+	// allocated a slab at a time: a restore builds a million nodes, and map
+	// growth and one allocation per node were most of its cost. The count is
+	// not trusted for the sizes (the checksum is checked only at the end).
+	if count > 0 {
+		dir.children = make(map[string]*node, min(count, maxPresize))
+	}
+	var slab []node
 	for ; count > 0; count-- {
-		if err := d.node(dir, dirPath, depth); err != nil {
+		if len(slab) == 0 {
+			slab = make([]node, min(count, nodeSlab))
+		}
+		if err := d.node(dir, dirPath, depth, &slab[0]); err != nil {
 			return err
 		}
+		slab = slab[1:]
 	}
 	return nil
 }
 
-func (d *decoder) node(parent *node, parentPath string, depth int) error {
+// maxPresize bounds the map a child count makes before the children are
+// read; nodeSlab is how many nodes one allocation holds. A node deleted
+// later keeps its slab's memory (64 bytes) until its siblings go too.
+const (
+	maxPresize = 1 << 16
+	nodeSlab   = 256
+)
+
+func (d *decoder) node(parent *node, parentPath string, depth int, n *node) error {
 	flags, err := d.byte()
 	if err != nil {
 		return d.fail("node flags", err)
@@ -221,9 +327,6 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
 		return d.fail(fmt.Sprintf("invalid node name %q", name), nil)
 	}
-	if _, dup := parent.children[name]; dup {
-		return d.fail(fmt.Sprintf("duplicate node name %q", name), nil)
-	}
 	created, err := d.uvarint()
 	if err != nil {
 		return d.fail("created index", err)
@@ -232,13 +335,10 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 	if err != nil {
 		return d.fail("modified index", err)
 	}
-	var n *node
+	*n = node{name: name, created: created, modified: modified, heapIdx: -1}
 	if flags&flagDir != 0 {
-		n = newDirNode(name, created)
-	} else {
-		n = newFile(name, "", created)
+		n.children = map[string]*node{}
 	}
-	n.modified = modified
 	if flags&flagTTL != 0 {
 		b, err := d.bytes(8)
 		if err != nil {
@@ -248,7 +348,11 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 		n.heapIdx = int32(len(d.heap))
 		d.heap = append(d.heap, ttlEntry{expire: expire, path: joinPath(parentPath, name), n: n})
 	}
+	before := len(parent.children)
 	parent.children[name] = n
+	if len(parent.children) == before {
+		return d.fail(fmt.Sprintf("duplicate node name %q", name), nil)
+	}
 	if n.isDir() {
 		return d.children(n, joinPath(parentPath, name), depth+1)
 	}
@@ -259,13 +363,7 @@ func (d *decoder) node(parent *node, parentPath string, depth int) error {
 }
 
 func (d *decoder) byte() (byte, error) {
-	b, err := d.r.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	d.tmp[0] = b
-	d.crc.Write(d.tmp[:1])
-	return b, nil
+	return d.r.ReadByte()
 }
 
 func (d *decoder) uvarint() (uint64, error) {
@@ -301,7 +399,6 @@ func (d *decoder) bytes(n int) ([]byte, error) {
 		if _, err := io.ReadFull(d.r, d.scratch[start:]); err != nil {
 			return nil, err
 		}
-		d.crc.Write(d.scratch[start:])
 		n -= m
 	}
 	return d.scratch, nil

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -193,7 +195,9 @@ func TestRestoreVersion1(t *testing.T) {
 	src.mu.RLock()
 	v1 := []byte(snapshotMagicV1)
 	v1 = binary.AppendUvarint(v1, src.index)
-	v1 = appendChildren(v1, src.ttl, src.root)
+	e := &encoder{buf: v1, h: src.ttl, abort: &src.snapshotsAborted}
+	e.children(src.root)
+	v1 = e.buf
 	src.mu.RUnlock()
 	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, castagnoli))
 	dst := New()
@@ -319,5 +323,48 @@ func TestRestoreStructuralChecks(t *testing.T) {
 	wantEvent(t, e, err, `{"action":"get","node":{"dir":true,"nodes":[{"key":"/a","value":"v","modifiedIndex":1,"createdIndex":1},{"key":"/b","value":"v","modifiedIndex":1,"createdIndex":1}]}}`)
 	if s.Index() != 7 {
 		t.Fatal(s.Index())
+	}
+}
+
+// The checksum is computed on the bytes as they arrive, holding back the
+// last four; it must not depend on how the reader splits the stream.
+func TestRestoreAnyReadSizes(t *testing.T) {
+	good := snapshotBytesOf(t, buildSample(t))
+	bad := bytes.Clone(good)
+	bad[len(bad)/3] ^= 1
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"one byte": iotest.OneByteReader, "half": iotest.HalfReader, "data with EOF": iotest.DataErrReader,
+	} {
+		if err := New().Restore(wrap(bytes.NewReader(good))); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := New().Restore(wrap(bytes.NewReader(bad))); !errors.Is(err, ErrBadSnapshot) {
+			t.Errorf("%s: a flipped bit restored: %v", name, err)
+		}
+	}
+}
+
+func TestAbortSnapshots(t *testing.T) {
+	s := New()
+	for i := 0; i < 3*abortCheckNodes; i++ {
+		mustSet(t, s, fmt.Sprintf("/d%d/k%d", i%3, i), "v")
+	}
+	if _, err := s.SnapshotAbortable(); err != nil {
+		t.Fatal(err)
+	}
+	s.AbortSnapshots()
+	if _, err := s.SnapshotAbortable(); !errors.Is(err, ErrSnapshotAborted) {
+		t.Fatalf("SnapshotAbortable after AbortSnapshots: %v", err)
+	}
+	if _, err := s.Snapshot().WriteTo(io.Discard); !errors.Is(err, ErrSnapshotAborted) {
+		t.Fatalf("Snapshot().WriteTo after AbortSnapshots: %v", err)
+	}
+	// The encoder looks at the flag every abortCheckNodes nodes, so it stops
+	// part way through a tree three times that size (each level's loop counts
+	// once more on the way out).
+	e := &encoder{h: s.ttl, abort: &s.snapshotsAborted}
+	e.children(s.root)
+	if !e.aborted || len(e.buf) == 0 || e.n > abortCheckNodes+2 {
+		t.Fatalf("encoder: aborted %v after %d nodes, %d bytes", e.aborted, e.n, len(e.buf))
 	}
 }

@@ -28,6 +28,7 @@ type Store struct {
 	stats counters
 
 	lastSnapshotSize atomic.Int64 // sizes the next snapshot buffer
+	snapshotsAborted atomic.Bool  // AbortSnapshots was called
 }
 
 // New returns an empty store at index 0.

@@ -1,0 +1,241 @@
+package raftnode
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Snapshot policy. raft checks Config.SnapshotThreshold only at a random
+// moment between SnapshotInterval and twice that, so a burst could leave
+// millions of entries in the log, all replayed on the next start. Here the
+// FSM's applies are counted instead: once the applied index is
+// SnapshotThreshold past the last snapshot, a snapshot is asked for at once,
+// whatever the write rate. A graceful stop (Shutdown) also snapshots when
+// more than StopSnapshotThreshold entries were applied since the last one,
+// within StopSnapshotTimeout, so a restart after a stop replays almost
+// nothing.
+const (
+	DefaultStopSnapshotThreshold = 1024
+	DefaultStopSnapshotTimeout   = 3 * time.Second
+
+	// snapshotRetryDelay spaces attempts after a failed snapshot (a full
+	// disk, say), so that every apply does not start another one.
+	snapshotRetryDelay = time.Second
+	// abortGrace bounds the wait for a snapshot that was told to stop
+	// writing; only the FSM's in-memory capture can run that long.
+	abortGrace = 2 * time.Second
+)
+
+// errSnapshotAborted fails the writes of a snapshot still in progress when
+// the node stops: its sink is cancelled and the previous snapshot stays.
+var errSnapshotAborted = errors.New("raftnode: snapshot abandoned, the node is stopping")
+
+// snapshotAborter is an FSM whose in-memory capture of its state can be cut
+// short; fsm.FSM is one. A stopping node uses it when capturing a large
+// state on a loaded machine would outlast the stop's budget.
+type snapshotAborter interface{ AbortSnapshots() }
+
+// abortSnapshots ends the snapshot in progress, if any, wherever it is: the
+// FSM's capture (when the FSM can abort it) or the writes to the store.
+func (n *Node) abortSnapshots() {
+	if a, ok := n.cfg.FSM.(snapshotAborter); ok {
+		a.AbortSnapshots()
+	}
+	n.snaps.abortWrites()
+}
+
+// snapshotStore wraps raft's store to know the index of the newest snapshot
+// (taken here or installed from the leader) and to cut short a snapshot
+// being written when the node stops.
+type snapshotStore struct {
+	raft.SnapshotStore
+	last      atomic.Uint64
+	abort     chan struct{}
+	abortOnce sync.Once
+}
+
+func newSnapshotStore(inner raft.SnapshotStore) (*snapshotStore, error) {
+	s := &snapshotStore{SnapshotStore: inner, abort: make(chan struct{})}
+	metas, err := inner.List()
+	if err != nil {
+		return nil, err
+	}
+	if len(metas) > 0 {
+		s.last.Store(metas[0].Index) // List is newest first
+	}
+	return s, nil
+}
+
+func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	sink, err := s.SnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshotSink{SnapshotSink: sink, store: s, index: index}, nil
+}
+
+// abortWrites makes the snapshot being written, if any, fail at its next
+// write. Only a stopping node calls it: no snapshot is written afterwards.
+func (s *snapshotStore) abortWrites() { s.abortOnce.Do(func() { close(s.abort) }) }
+
+type snapshotSink struct {
+	raft.SnapshotSink
+	store *snapshotStore
+	index uint64
+}
+
+func (s *snapshotSink) Write(p []byte) (int, error) {
+	select {
+	case <-s.store.abort:
+		return 0, errSnapshotAborted
+	default:
+	}
+	return s.SnapshotSink.Write(p)
+}
+
+func (s *snapshotSink) Close() error {
+	if err := s.SnapshotSink.Close(); err != nil {
+		return err
+	}
+	for {
+		last := s.store.last.Load()
+		if s.index <= last || s.store.last.CompareAndSwap(last, s.index) {
+			return nil
+		}
+	}
+}
+
+// countingFSM passes every apply through to the FSM and, on the FSM
+// goroutine, notes the applied index so the node can ask for a snapshot as
+// soon as the threshold is crossed. It hands raft's batches on whole when
+// the FSM takes them (raft.BatchingFSM).
+type countingFSM struct {
+	raft.FSM
+	batch   raft.BatchingFSM // nil when the FSM applies one entry at a time
+	applied func(index uint64)
+}
+
+func newCountingFSM(f raft.FSM, applied func(uint64)) *countingFSM {
+	b, _ := f.(raft.BatchingFSM)
+	return &countingFSM{FSM: f, batch: b, applied: applied}
+}
+
+func (f *countingFSM) Apply(l *raft.Log) interface{} {
+	r := f.FSM.Apply(l)
+	f.applied(l.Index)
+	return r
+}
+
+func (f *countingFSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	var out []interface{}
+	if f.batch != nil {
+		out = f.batch.ApplyBatch(logs)
+	} else {
+		// raft's batches hold configuration entries too, which a plain FSM never sees.
+		out = make([]interface{}, len(logs))
+		for i, l := range logs {
+			if l.Type == raft.LogCommand {
+				out[i] = f.FSM.Apply(l)
+			}
+		}
+	}
+	if len(logs) > 0 {
+		f.applied(logs[len(logs)-1].Index)
+	}
+	return out
+}
+
+// noteApplied runs on raft's FSM goroutine after every apply: one atomic
+// load and a comparison, and a non-blocking send once the threshold is met.
+func (n *Node) noteApplied(index uint64) {
+	if index >= n.snaps.last.Load()+n.cfg.SnapshotThreshold {
+		select {
+		case n.snapKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sinceSnapshot is the number of entries applied since the newest snapshot.
+func (n *Node) sinceSnapshot() uint64 {
+	applied, last := n.raft.AppliedIndex(), n.snaps.last.Load()
+	if applied <= last {
+		return 0
+	}
+	return applied - last
+}
+
+// snapshotWhenDue takes a snapshot each time noteApplied finds the
+// threshold crossed. One runs at a time; raft's own timed check may run
+// beside it, and then one of the two finds nothing new to snapshot.
+func (n *Node) snapshotWhenDue() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-n.snapKick:
+		}
+		if n.sinceSnapshot() < n.cfg.SnapshotThreshold {
+			continue
+		}
+		start := time.Now()
+		err := n.await(context.Background(), n.raft.Snapshot())
+		switch {
+		case err == nil:
+			n.log.Info("snapshot taken", "reason", "threshold", "index", n.snaps.last.Load(), "took", time.Since(start))
+			continue
+		case errors.Is(err, raft.ErrNothingNewToSnapshot), errors.Is(err, ErrStopped):
+			continue
+		}
+		n.log.Warn("snapshot failed", "err", err)
+		select {
+		case <-n.stopCh:
+			return
+		case <-time.After(snapshotRetryDelay):
+		}
+	}
+}
+
+// snapshotBeforeStop, on a graceful stop, takes a snapshot when more than
+// StopSnapshotThreshold entries were applied since the last one, so the next
+// start loads it instead of replaying them. It never takes longer than
+// StopSnapshotTimeout plus abortGrace: past the timeout the FSM's capture
+// is cut short (an FSM that can) or the snapshot's writes fail, its file is
+// discarded, and the next start replays the log.
+func (n *Node) snapshotBeforeStop() {
+	since := n.sinceSnapshot()
+	if since <= n.cfg.StopSnapshotThreshold {
+		return
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	f := n.raft.Snapshot()
+	go func() { done <- f.Error() }()
+	timer := time.NewTimer(n.cfg.StopSnapshotTimeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-timer.C:
+		n.abortSnapshots()
+		timer.Reset(abortGrace)
+		select {
+		case err = <-done: // nil when its last write had gone out before the abort
+		case <-timer.C:
+			err = errSnapshotAborted
+		}
+	}
+	if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		n.log.Warn("no snapshot before stopping; the next start replays the log", "entries", since,
+			"took", time.Since(start), "err", err)
+		return
+	}
+	n.log.Info("snapshot taken", "reason", "stop", "entries", since, "index", n.snaps.last.Load(), "took", time.Since(start))
+}
