@@ -113,6 +113,7 @@ type Node struct {
 	bolt    *walStore
 	logs    raft.LogStore
 	appends *countingLogStore
+	learn   *commitLearner
 
 	verify verifier
 
@@ -184,7 +185,8 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	n.appends = &countingLogStore{LogStore: cache}
+	n.learn = newCommitLearner()
+	n.appends = &countingLogStore{LogStore: cache, stored: n.learn.logStored}
 	n.logs = n.appends
 	hlog := newHCLog(n.log, "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
@@ -249,8 +251,9 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
 	n.verify.confirm = n.confirmLeadership
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.learnLoop()
 	n.log.Info("raft started", "advertise", advertise.String(), "existing_state", existing,
 		"bootstrap", !existing && len(cfg.Bootstrap) > 0)
 	return n, nil
