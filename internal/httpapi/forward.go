@@ -83,6 +83,12 @@ func (f *forwarder) forward(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 			continue
 		}
+		if err := f.waitApplied(ctx, resp.Header.Get(headerApplied)); err != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			writeKeyError(w, err)
+			return
+		}
 		copyResponse(w, resp)
 		return
 	}

@@ -27,6 +27,9 @@ const (
 	// headerNotLeader tells the relaying follower that nothing was proposed and it may retry.
 	headerNotLeader = "X-Cairn-Not-Leader"
 	headerNode      = "X-Cairn-Node"
+	// headerApplied tells the relaying follower the leader's applied index when it answered: the
+	// follower answers its client once it has applied that far itself. It is never copied on.
+	headerApplied = "X-Cairn-Applied-Index"
 )
 
 // Backend is what the HTTP layer needs from a node.
@@ -44,6 +47,13 @@ type Backend interface {
 	ReadBarrier(ctx context.Context) error
 	// LeaderReadIndex is the read index a follower asks the leader for.
 	LeaderReadIndex(ctx context.Context) (uint64, error)
+	// WaitApplied returns once this node has applied index: a follower answers a write the
+	// leader applied only once it has applied it too.
+	WaitApplied(ctx context.Context, index uint64) error
+	// AppliedIndex is the last raft index this node has applied.
+	AppliedIndex() uint64
+	// LeaderWaitCommit serves a follower's commit-notice request (server.CommitWaiter).
+	LeaderWaitCommit(ctx context.Context, after uint64) (commit, term uint64, err error)
 	// WaitLeader returns the leader's peer URL, waiting while an election runs.
 	WaitLeader(ctx context.Context) (string, error)
 	Members() []server.MemberInfo

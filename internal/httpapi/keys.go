@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -74,6 +75,9 @@ func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysReq
 		}
 		h.fwd.relayWrite(ctx, w, r, body, cmd, kr.noValueOnSuccess)
 		return
+	}
+	if r.Header.Get(headerForwarded) != "" {
+		w.Header().Set(headerApplied, strconv.FormatUint(h.b.AppliedIndex(), 10))
 	}
 	if err != nil {
 		writeKeyError(w, err)

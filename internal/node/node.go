@@ -146,7 +146,8 @@ func Start(cfg Config) (n *Node, err error) {
 		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
 		PeerScheme: scheme(cfg.InitialAdvertisePeerURLs[0]), PeerClient: peerClient, Logger: log,
 		RequestTimeout: cfg.RequestTimeout, ReadIndexer: httpapi.RelayReadIndexer(n.relay),
-		ClusterName: cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
+		CommitWaiter: httpapi.RelayCommitWaiter(n.relay),
+		ClusterName:  cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
 		OfflineAfter: 2 * cfg.ElectionTimeout,
 	}, n.fsm, n.raft)
 	n.server.Run()
