@@ -38,6 +38,8 @@ type Backend interface {
 	Name() string
 	MemberID() uint64
 	ClusterID() uint64
+	// ClusterName is this member's --cluster-name ("" when none).
+	ClusterName() string
 	// RaftStatus is the applied raft index and the current term, for X-Raft-Index/Term.
 	RaftStatus() (index, term uint64)
 	// Propose replicates cmd through the log and returns the store's answer once applied here.

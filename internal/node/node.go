@@ -112,7 +112,7 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	peers, _ := ParseInitialCluster(cfg.InitialCluster)
 	vctx, vcancel := context.WithTimeout(context.Background(), verifyTimeout)
-	err = verifyPeers(vctx, peerClient, cfg.Name, n.id.ClusterID, peers)
+	err = verifyPeers(vctx, peerClient, cfg.Name, cfg.ClusterName, n.id.ClusterID, peers)
 	vcancel()
 	if err != nil {
 		return nil, err

@@ -119,6 +119,7 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Name() string        { return s.cfg.Name }
 func (s *Server) MemberID() uint64    { return s.cfg.MemberID }
 func (s *Server) ClusterID() uint64   { return s.cfg.ClusterID }
+func (s *Server) ClusterName() string { return s.cfg.ClusterName }
 
 // RaftStatus is the applied raft index and the current term.
 func (s *Server) RaftStatus() (uint64, uint64) {
