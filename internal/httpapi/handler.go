@@ -27,8 +27,9 @@ const (
 	// headerNotLeader tells the relaying follower that nothing was proposed and it may retry.
 	headerNotLeader = "X-Cairn-Not-Leader"
 	headerNode      = "X-Cairn-Node"
-	// headerApplied tells the relaying follower the leader's applied index when it answered: the
-	// follower answers its client once it has applied that far itself. It is never copied on.
+	// headerApplied tells the relaying follower the leader's applied index and term when it
+	// answered ("index/term"): the follower answers its client once it has applied that far
+	// itself, and takes the pair as a commit notice. It is never copied on.
 	headerApplied = "X-Cairn-Applied-Index"
 )
 
@@ -54,6 +55,8 @@ type Backend interface {
 	WaitApplied(ctx context.Context, index uint64) error
 	// AppliedIndex is the last raft index this node has applied.
 	AppliedIndex() uint64
+	// LearnCommit hands a follower the leader's commit index and term (raftnode.LearnCommit).
+	LearnCommit(term, commit uint64)
 	// LeaderWaitCommit serves a follower's commit-notice request (server.CommitWaiter).
 	LeaderWaitCommit(ctx context.Context, after uint64) (commit, term uint64, err error)
 	// WaitLeader returns the leader's peer URL, waiting while an election runs.

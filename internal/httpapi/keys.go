@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -77,7 +76,7 @@ func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysReq
 		return
 	}
 	if r.Header.Get(headerForwarded) != "" {
-		w.Header().Set(headerApplied, strconv.FormatUint(h.b.AppliedIndex(), 10))
+		w.Header().Set(headerApplied, h.appliedValue())
 	}
 	if err != nil {
 		writeKeyError(w, err)

@@ -130,7 +130,7 @@ func (h *Handler) serveRelay(ctx context.Context, req *relay.Request) *relay.Rep
 		h.writeEvent(rec, false, ev, req.Flags&relayNoValue != 0)
 	}
 	rep := rec.reply()
-	rep.Fields = append(rep.Fields, relay.Field{Name: headerApplied, Value: strconv.FormatUint(h.b.AppliedIndex(), 10)})
+	rep.Fields = append(rep.Fields, relay.Field{Name: headerApplied, Value: h.appliedValue()})
 	return rep
 }
 
@@ -197,16 +197,30 @@ func peerHost(peerURL string) string {
 	return peerURL
 }
 
+// appliedValue is headerApplied's value on the leader: its applied index and term.
+func (h *Handler) appliedValue() string {
+	idx, term := h.b.RaftStatus()
+	return strconv.FormatUint(idx, 10) + "/" + strconv.FormatUint(term, 10)
+}
+
 // waitApplied holds a relayed write's answer until this follower has applied what the leader
-// had when it answered (applied, empty from a leader of an earlier build: no wait then).
+// had when it answered (applied, empty from a leader of an earlier build: no wait then). The
+// leader applied that index, so it is committed: this follower's raft hears so at once, rather
+// than from the next commit notice or AppendEntries.
 func (f *forwarder) waitApplied(ctx context.Context, applied string) error {
 	if applied == "" {
 		return nil
 	}
-	idx, err := strconv.ParseUint(applied, 10, 64)
+	is, ts, _ := strings.Cut(applied, "/")
+	idx, err := strconv.ParseUint(is, 10, 64)
+	var term uint64
+	if err == nil {
+		term, err = strconv.ParseUint(ts, 10, 64)
+	}
 	if err != nil {
 		return fmt.Errorf("the leader's %s %q: %w", headerApplied, applied, err)
 	}
+	f.b.LearnCommit(term, idx)
 	return f.b.WaitApplied(ctx, idx)
 }
 

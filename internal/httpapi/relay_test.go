@@ -38,6 +38,8 @@ type fakeBackend struct {
 	appliedCh chan struct{}
 }
 
+func (f *fakeBackend) LearnCommit(term, commit uint64) {}
+
 func (f *fakeBackend) AppliedIndex() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,14 +76,14 @@ func (f *fakeBackend) WaitApplied(ctx context.Context, i uint64) error {
 }
 
 func newFake(name string) *fakeBackend {
-	f := &fakeBackend{name: name, ready: make(chan struct{})}
+	f := &fakeBackend{name: name, ready: make(chan struct{}), applied: 4711}
 	close(f.ready)
 	return f
 }
 
 func (f *fakeBackend) Name() string                 { return f.name }
 func (f *fakeBackend) ClusterID() uint64            { return 0xc0ffee }
-func (f *fakeBackend) RaftStatus() (uint64, uint64) { return 4711, 3 }
+func (f *fakeBackend) RaftStatus() (uint64, uint64) { return f.AppliedIndex(), 3 }
 func (f *fakeBackend) Ready() <-chan struct{}       { return f.ready }
 func (f *fakeBackend) WaitLeader(ctx context.Context) (string, error) {
 	return f.leader, nil
@@ -446,7 +448,7 @@ func TestRelayReadIndexer(t *testing.T) {
 // had applied when it answered; the index it waited for stays between the two members.
 func TestRelayedWriteWaitsForTheFollowersApply(t *testing.T) {
 	rig := newRelayRig(t)
-	rig.leader.setApplied(50)
+	rig.leader.setApplied(5000)
 	rig.leader.script(func(context.Context, *fsm.Command) (*store.Event, error) {
 		return &store.Event{Action: store.Set, EtcdIndex: 5, Node: &store.NodeExtern{Key: "/a", Value: strp("v"), ModifiedIndex: 5, CreatedIndex: 5}}, nil
 	})
@@ -456,20 +458,20 @@ func TestRelayedWriteWaitsForTheFollowersApply(t *testing.T) {
 	}{"http relay": {rig.oldF, rig.oldClient}, "binary relay": {rig.newF, rig.newBase}} {
 		got := make(chan answer, 1)
 		go func() { got <- send(t, f.base, "PUT", "/a", "", "value=v") }()
-		f.fake.setApplied(49)
+		f.fake.setApplied(4999)
 		select {
 		case a := <-got:
-			t.Fatalf("%s: answered %d before the follower applied index 50", name, a.status)
+			t.Fatalf("%s: answered %d before the follower applied index 5000", name, a.status)
 		case <-time.After(100 * time.Millisecond):
 		}
-		f.fake.setApplied(50)
+		f.fake.setApplied(5000)
 		a := <-got
 		if a.status != http.StatusCreated || a.header.Get(headerApplied) != "" {
 			t.Fatalf("%s: %d %v", name, a.status, a.header)
 		}
 	}
 	// A follower that cannot catch up in time answers with a timeout, not with the write.
-	rig.leader.setApplied(60)
+	rig.leader.setApplied(6000)
 	if a := send(t, rig.newBase, "PUT", "/a", "", "value=v"); a.status == http.StatusCreated {
 		t.Fatalf("answered a write the follower never applied: %d %s", a.status, a.body)
 	}

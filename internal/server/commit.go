@@ -47,6 +47,9 @@ func (s *Server) WaitApplied(ctx context.Context, index uint64) error {
 	return nil
 }
 
+// LearnCommit hands this follower's raft the commit index a leader of term reported.
+func (s *Server) LearnCommit(term, commit uint64) { s.raft.LearnCommit(term, commit) }
+
 // AppliedIndex is the last raft index this member has applied.
 func (s *Server) AppliedIndex() uint64 { return s.fsm.AppliedIndex() }
 
