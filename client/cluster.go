@@ -120,8 +120,12 @@ func (c *Cluster) seedURL(h Host) string {
 
 // discover contacts the seeds until one answers with a matching cluster name and its member list.
 func (c *Cluster) discover(ctx context.Context) error {
+	seeds, err := c.def.seedHosts(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
+	}
 	var errs []error
-	for _, h := range c.def.seeds {
+	for _, h := range seeds {
 		base := c.seedURL(h)
 		if _, err := c.probe(ctx, base); err != nil {
 			errs = append(errs, fmt.Errorf("seed %s: %w", h, err))

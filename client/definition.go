@@ -57,6 +57,7 @@ type ClusterDefinition struct {
 	failIfNotCon bool
 	ipMap        map[string]string
 	settings     SystemSettings
+	srv          *srvSource // seeds from DNS SRV records (srv.go) instead of seeds
 }
 
 // NewClusterDefinition starts from one seed.
@@ -113,7 +114,7 @@ func (d *ClusterDefinition) WithSystemSettings(s SystemSettings) *ClusterDefinit
 
 // Connect contacts the seeds, checks the cluster name, learns every member and starts tending.
 func (d *ClusterDefinition) Connect(ctx context.Context) (*Cluster, error) {
-	if len(d.seeds) == 0 {
+	if len(d.seeds) == 0 && d.srv == nil {
 		return nil, fmt.Errorf("%w: no seed hosts", ErrInvalidArgument)
 	}
 	c := newCluster(*d)

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,71 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/testcluster"
 )
-
-// dnsServer is a real DNS server on loopback answering from a fixed set of records; resolver
-// sends every query of a Go resolver to it, leaving the machine's resolv.conf alone.
-type dnsServer struct {
-	mu      sync.Mutex
-	records map[string][]dns.RR // lower-case FQDN -> records of every type
-	addr    string
-}
-
-func newDNSServer(t *testing.T) *dnsServer {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &dnsServer{records: map[string][]dns.RR{}, addr: pc.LocalAddr().String()}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(d.serve)}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return d
-}
-
-func (d *dnsServer) add(t *testing.T, rr string) {
-	t.Helper()
-	r, err := dns.NewRR(rr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.mu.Lock()
-	name := strings.ToLower(r.Header().Name)
-	d.records[name] = append(d.records[name], r)
-	d.mu.Unlock()
-}
-
-func (d *dnsServer) serve(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	m.Authoritative = true
-	d.mu.Lock()
-	for _, q := range req.Question {
-		rrs, ok := d.records[strings.ToLower(q.Name)]
-		if !ok {
-			m.Rcode = dns.RcodeNameError
-			continue
-		}
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, rr)
-			}
-		}
-	}
-	d.mu.Unlock()
-	_ = w.WriteMsg(m)
-}
-
-func (d *dnsServer) resolver() *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp", d.addr)
-	}}
-}
 
 func listenLoopback(t *testing.T) net.Listener {
 	t.Helper()
@@ -100,14 +37,14 @@ func srvConfig(name, domain, srvName string, peerLn, clientLn net.Listener, r *n
 // Three members bootstrap one cluster from SRV and A records served by a DNS server on loopback,
 // under --discovery-srv-name's service names.
 func TestDiscoverySRVBootstrapsTheCluster(t *testing.T) {
-	d := newDNSServer(t)
+	d := testcluster.NewDNSServer(t)
 	var peers, clients []net.Listener
 	for i := 1; i <= 3; i++ {
 		p, c := listenLoopback(t), listenLoopback(t)
 		peers, clients = append(peers, p), append(clients, c)
 		port := p.Addr().(*net.TCPAddr).Port
-		d.add(t, fmt.Sprintf("_etcd-server-blue._tcp.cairn.test. 60 IN SRV 0 0 %d n%d.cairn.test.", port, i))
-		d.add(t, fmt.Sprintf("n%d.cairn.test. 60 IN A 127.0.0.1", i))
+		d.Add(t, fmt.Sprintf("_etcd-server-blue._tcp.cairn.test. 60 IN SRV 0 0 %d n%d.cairn.test.", port, i))
+		d.Add(t, fmt.Sprintf("n%d.cairn.test. 60 IN A 127.0.0.1", i))
 	}
 	nodes := make([]*node.Node, 3)
 	errs := make([]error, 3)
@@ -116,7 +53,7 @@ func TestDiscoverySRVBootstrapsTheCluster(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nodes[i], errs[i] = node.Start(srvConfig(fmt.Sprintf("n%d", i+1), "cairn.test", "blue", peers[i], clients[i], d.resolver(), t.TempDir()))
+			nodes[i], errs[i] = node.Start(srvConfig(fmt.Sprintf("n%d", i+1), "cairn.test", "blue", peers[i], clients[i], d.Resolver(), t.TempDir()))
 		}()
 	}
 	wg.Wait()
@@ -146,10 +83,10 @@ func TestDiscoverySRVBootstrapsTheCluster(t *testing.T) {
 }
 
 func TestDiscoverySRVErrors(t *testing.T) {
-	d := newDNSServer(t)
+	d := testcluster.NewDNSServer(t)
 	other := listenLoopback(t)
-	d.add(t, fmt.Sprintf("_etcd-server._tcp.others.test. 60 IN SRV 0 0 %d x.others.test.", other.Addr().(*net.TCPAddr).Port))
-	d.add(t, "x.others.test. 60 IN A 127.0.0.1")
+	d.Add(t, fmt.Sprintf("_etcd-server._tcp.others.test. 60 IN SRV 0 0 %d x.others.test.", other.Addr().(*net.TCPAddr).Port))
+	d.Add(t, "x.others.test. 60 IN A 127.0.0.1")
 	for _, c := range []struct {
 		name, domain, srvName string
 		want                  []string
@@ -158,7 +95,7 @@ func TestDiscoverySRVErrors(t *testing.T) {
 		{"no record under the service name", "others.test", "green", []string{"_etcd-server-ssl-green._tcp.others.test", "_etcd-server-green._tcp.others.test"}},
 		{"this member not among the targets", "others.test", "", []string{"not among the targets", "_etcd-server._tcp.others.test"}},
 	} {
-		n, err := node.Start(srvConfig("me", c.domain, c.srvName, listenLoopback(t), listenLoopback(t), d.resolver(), t.TempDir()))
+		n, err := node.Start(srvConfig("me", c.domain, c.srvName, listenLoopback(t), listenLoopback(t), d.Resolver(), t.TempDir()))
 		if err == nil {
 			n.Kill()
 			t.Fatalf("%s: started", c.name)
@@ -171,16 +108,16 @@ func TestDiscoverySRVErrors(t *testing.T) {
 	}
 	// This member's address listed as an https peer while it advertises http.
 	selfLn := listenLoopback(t)
-	d.add(t, fmt.Sprintf("_etcd-server-ssl._tcp.tls.test. 60 IN SRV 0 0 %d me.tls.test.", selfLn.Addr().(*net.TCPAddr).Port))
-	d.add(t, "me.tls.test. 60 IN A 127.0.0.1")
-	if n, err := node.Start(srvConfig("me", "tls.test", "", selfLn, listenLoopback(t), d.resolver(), t.TempDir())); err == nil ||
+	d.Add(t, fmt.Sprintf("_etcd-server-ssl._tcp.tls.test. 60 IN SRV 0 0 %d me.tls.test.", selfLn.Addr().(*net.TCPAddr).Port))
+	d.Add(t, "me.tls.test. 60 IN A 127.0.0.1")
+	if n, err := node.Start(srvConfig("me", "tls.test", "", selfLn, listenLoopback(t), d.Resolver(), t.TempDir())); err == nil ||
 		!strings.Contains(err.Error(), "_etcd-server-ssl._tcp.tls.test") || !strings.Contains(err.Error(), "as https") {
 		if n != nil {
 			n.Kill()
 		}
 		t.Fatalf("scheme mismatch: %v", err)
 	}
-	cfg := srvConfig("me", "others.test", "", listenLoopback(t), listenLoopback(t), d.resolver(), t.TempDir())
+	cfg := srvConfig("me", "others.test", "", listenLoopback(t), listenLoopback(t), d.Resolver(), t.TempDir())
 	cfg.InitialCluster = "me=" + cfg.InitialAdvertisePeerURLs[0]
 	if n, err := node.Start(cfg); err == nil || !strings.Contains(err.Error(), "exclude each other") {
 		if n != nil {
