@@ -49,9 +49,7 @@ func (l *commitLearner) signal() {
 // logStored is called after every log append: a notice that named entries this follower did not
 // have yet can now take effect up to them.
 func (l *commitLearner) logStored(last uint64) {
-	if last > l.stored.Load() {
-		l.stored.Store(last)
-	}
+	l.stored.Store(last) // raft appends in order: the latest call has the log's end
 	l.mu.Lock()
 	pending := l.commit > 0
 	l.mu.Unlock()

@@ -2,8 +2,9 @@
 // stable store (bbolt, fsync on every commit), file snapshots, a TCP (or
 // TLS) transport sharing the peer port with peer HTTP and the write relay,
 // bootstrap and restart, writes with group commit, batched read-index
-// reads, membership changes, leadership transfer and the leader's
-// per-follower statistics.
+// reads, membership changes, leadership transfer, the leader's
+// per-follower statistics, and handing a follower's raft the commit index
+// the leader reported beside raft (commit.go).
 //
 // It is glue only: it must never make a consensus decision of its own
 // (election, commitment, membership safety are raft's), and it never
@@ -91,6 +92,8 @@ type Config struct {
 
 	Logger *slog.Logger
 	FSM    raft.FSM
+	// commitTimeout replaces raft's commit timeout (tests only; 0: commitTimeout).
+	commitTimeout time.Duration
 	// AppliedIndex is the FSM's applied index (fsm.FSM.AppliedIndex). The
 	// read index is clamped to the last command entry the FSM will see
 	// (raft's no-op, barrier and configuration entries never reach it), so
@@ -221,6 +224,9 @@ func New(cfg Config) (n *Node, err error) {
 	// follower would serve a linearizable read or a watch event up to 50 ms late when writes are
 	// sparse. 10 ms bounds that lag at the cost of ~100 empty RPCs/s per idle follower.
 	rc.CommitTimeout = commitTimeout
+	if cfg.commitTimeout > 0 {
+		rc.CommitTimeout = cfg.commitTimeout
+	}
 	rc.NotifyCh = n.notifyCh
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)

@@ -1,11 +1,12 @@
-// Package relay carries clients' writes, and linearizable reads' read-index requests, from a
-// follower to the leader over a few persistent peer-port connections: the handshake that keeps
+// Package relay carries clients' writes, linearizable reads' read-index requests and the
+// followers' commit-notice requests from a follower to the leader over a few persistent
+// peer-port connections: the handshake that keeps
 // clusters apart, length-prefixed frames, many requests multiplexed by id on one connection
 // with their frames coalesced into shared writes, and the leader's serving loop.
 //
 // It owns transport only. It never interprets a write or its answer (the caller builds the
-// request on the follower and renders the answer on the leader); a read index is a number it
-// carries. It never retries, and it never sends a request twice: Client.Do says, through
+// request on the follower and renders the answer on the leader); a read index, a commit index and
+// a term are numbers it carries. It never retries, and it never sends a request twice: Client.Do says, through
 // ErrNotSent, whether a failed write provably never left this node, which is the only case in
 // which the caller may send it again.
 package relay
