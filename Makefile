@@ -5,13 +5,17 @@ GO        ?= go
 BIN       := bin
 PKGS      := ./...
 TEST_TIMEOUT ?= 20m
+# Cairn's own version and commit, linked into cairnd and cairnctl (internal/version).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X github.com/cairn-io/cairn/internal/version.version=$(VERSION) -X github.com/cairn-io/cairn/internal/version.commit=$(COMMIT)
 
 .PHONY: all build test deps vet fmt-check unit cluster bench-compare bench-auth bench clean robustness
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 deps:
 	bash scripts/deps.sh

@@ -35,7 +35,9 @@ type MemberConfigKey struct {
 
 // Cluster is the body of GET /v1/cluster.
 type Cluster struct {
-	ServerName   string            `json:"server_name"`
+	ServerName string `json:"server_name"`
+	// Enabled: the answering member belongs to the cluster as this member has applied it (not
+	// yet added, or removed: false) and is not evacuated.
 	Enabled      bool              `json:"enabled"`
 	MemberConfig []MemberConfigKey `json:"member_config"`
 	ClusterName  string            `json:"cluster_name"`

@@ -20,10 +20,12 @@ type MemberCreateRequest struct {
 	IsLearner bool     `json:"isLearner,omitempty"`
 }
 
-// Version is the body of GET /version.
+// Version is the body of GET /version: etcd's two fields, which clients check, and Cairn's own
+// version and commit beside them.
 type Version struct {
 	Server  string `json:"etcdserver"`
 	Cluster string `json:"etcdcluster"`
+	Cairn   string `json:"cairnserver"`
 }
 
 // The versions Cairn announces: the etcd release whose v2 API it serves, so that clients that

@@ -231,8 +231,12 @@ func (c *Cluster) seedEndpoint(h Host) endpoint {
 
 // discover contacts the seeds until one answers with a matching cluster name and its member list.
 func (c *Cluster) discover(ctx context.Context) error {
+	seeds, err := c.def.seedHosts(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
+	}
 	var errs []error
-	for _, h := range c.def.seeds {
+	for _, h := range seeds {
 		base := c.seedEndpoint(h)
 		if err := c.login(ctx, base); err != nil {
 			if errors.Is(err, ErrUnauthorized) {

@@ -62,6 +62,7 @@ type ClusterDefinition struct {
 	authMode     AuthMode
 	user         string
 	password     string
+	srv          *srvSource // seeds from DNS SRV records (srv.go) instead of seeds
 }
 
 // NewClusterDefinition starts from one seed.
@@ -118,7 +119,7 @@ func (d *ClusterDefinition) WithSystemSettings(s SystemSettings) *ClusterDefinit
 
 // Connect contacts the seeds, checks the cluster name, learns every member and starts tending.
 func (d *ClusterDefinition) Connect(ctx context.Context) (*Cluster, error) {
-	if len(d.seeds) == 0 {
+	if len(d.seeds) == 0 && d.srv == nil {
 		return nil, fmt.Errorf("%w: no seed hosts", ErrInvalidArgument)
 	}
 	if err := d.checkAuth(); err != nil {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 // DefaultExpiry is how long a request waits for replies before ExpireRequests drops it.

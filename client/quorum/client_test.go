@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 var key = []byte("client-test-key")

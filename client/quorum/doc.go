@@ -10,6 +10,6 @@
 // until enough replies for one salt arrived. Query wraps all of that for the common case.
 // FilterCallback is an optional callback wrapper that passes up only answers that change.
 //
-// The wire format lives in client/quorum/wire. This package must never import Cairn's
+// The wire format lives in api/quorum. This package must never import Cairn's
 // internal server packages: it is what tools outside the cluster link against.
 package quorum

@@ -7,10 +7,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 // DefaultPort is the quorum UDP port a peer without one is assumed to listen on.
-const DefaultPort = 2381
+const DefaultPort = wire.DefaultPort
 
 var (
 	// ErrNoPeers is returned for an empty peer list: no answer could ever be trusted.

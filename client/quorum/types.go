@@ -3,7 +3,7 @@ package quorum
 import (
 	"encoding/json"
 
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 // QueryType selects what a Request asks.

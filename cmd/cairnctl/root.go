@@ -92,6 +92,7 @@ func newRootCommand() *cobra.Command {
 		newLsCommand(g), newWatchCommand(g), newMemberCommand(g), newClusterCommand(g), newHealthCommand(g))
 	root.AddCommand(newQuorumCommand())
 	root.AddCommand(newUserCommand(g), newRoleCommand(g), newAuthCommand(g))
+	root.AddCommand(newVersionCommand())
 	return root
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/node"
+	"github.com/cairn-io/cairn/internal/version"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,7 @@ func newCommand() *cobra.Command {
 		Use:           "cairnd",
 		Short:         "Cairn: a clustered, strongly consistent configuration store with etcd's v2 API",
 		Args:          cobra.NoArgs,
+		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,6 +47,7 @@ func newCommand() *cobra.Command {
 		},
 	}
 	f.Register(cmd.Flags())
+	cmd.SetVersionTemplate("cairnd {{.Version}}\n")
 	return cmd
 }
 

@@ -1,10 +1,10 @@
 package bench
 
 import (
-	"encoding/base64"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"

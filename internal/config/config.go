@@ -31,6 +31,8 @@ type Flags struct {
 	InitialClusterState      string
 	InitialClusterToken      string
 	ForceNewCluster          bool
+	DiscoverySRV             string
+	DiscoverySRVName         string
 
 	ClusterName                  string
 	RackID                       int
@@ -98,6 +100,8 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.InitialCluster, "initial-cluster", "", "initial members, name=peerURL,... (default: this member alone)")
 	fs.StringVar(&f.InitialClusterState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one after `member add`")
 	fs.StringVar(&f.InitialClusterToken, "initial-cluster-token", "cairn-cluster", "token that keeps clusters bootstrapped from the same URLs apart")
+	fs.StringVar(&f.DiscoverySRV, "discovery-srv", "", "bootstrap the initial cluster from the DNS SRV records _etcd-server-ssl._tcp and _etcd-server._tcp of this domain, as etcd does")
+	fs.StringVar(&f.DiscoverySRVName, "discovery-srv-name", "", "suffix of the SRV services looked up with --discovery-srv (_etcd-server-<name>._tcp)")
 	fs.BoolVar(&f.ForceNewCluster, "force-new-cluster", false, "disaster recovery: restart this member's data as a one-member cluster (see docs/operations.md)")
 	fs.StringVar(&f.ClusterName, "cluster-name", "", "cluster name that clients may check before trusting a node (ValidateClusterNameIs)")
 	fs.IntVar(&f.RackID, "rack-id", 0, "this member's rack (failure domain); clients can prefer racks for reads")
@@ -257,6 +261,7 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		ListenPeerURLs: f.ListenPeerURLs, InitialAdvertisePeerURLs: f.InitialAdvertisePeerURLs,
 		InitialCluster: f.InitialCluster, InitialClusterState: f.InitialClusterState,
 		InitialClusterToken: f.InitialClusterToken, ForceNewCluster: f.ForceNewCluster,
+		DiscoverySRV: f.DiscoverySRV, DiscoverySRVName: f.DiscoverySRVName,
 		ClusterName: f.ClusterName, RackID: f.RackID, AdvertiseAlternateClientURLs: f.AdvertiseAlternateClientURLs,
 		ListenQuorumURL: f.ListenQuorumURL, QuorumHMACKeyFile: f.QuorumHMACKeyFile,
 		Limits:          httpapi.Limits{MaxKeyBytes: f.MaxKeyBytes, MaxValueBytes: f.MaxValueBytes, MaxRequestBytes: f.MaxRequestBytes},

@@ -258,7 +258,7 @@ func (h *Handler) authWrite(w http.ResponseWriter, r *http.Request, body []byte,
 	answer func(auth.Result) (int, any)) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
 	defer cancel()
-	res, index, err := h.b.ApplyAuth(ctx, build)
+	res, _, err := h.b.ApplyAuth(ctx, build)
 	switch {
 	case err == nil:
 	case isNotLeader(err) && (h.peer || r.Header.Get(headerForwarded) != ""):
@@ -272,7 +272,10 @@ func (h *Handler) authWrite(w http.ResponseWriter, r *http.Request, body []byte,
 		writeAuthError(w, err)
 		return
 	}
-	setAppliedIndex(w, index)
+	if h.peer || r.Header.Get(headerForwarded) != "" {
+		// The relaying follower answers once it has applied this too (forward.waitApplied).
+		w.Header().Set(headerApplied, h.appliedValue())
+	}
 	if answer == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/relay"
@@ -87,27 +86,14 @@ func (f *forwarder) forward(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 			continue
 		}
-		// A change the leader applied is answered here only once this member has applied it
-		// too, so the client's next request to this member sees it.
-		if idx, err := strconv.ParseUint(resp.Header.Get(headerAppliedIndex), 10, 64); err == nil && idx > 0 {
-			if err := f.b.WaitApplied(ctx, idx); err != nil {
-				resp.Body.Close()
-				writeKeyError(w, err)
-				return
-			}
+		if err := f.waitApplied(ctx, resp.Header.Get(headerApplied)); err != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			writeKeyError(w, err)
+			return
 		}
 		copyResponse(w, resp)
 		return
-	}
-}
-
-// headerAppliedIndex is the log index of the change a peer-port answer reports, for the
-// relaying follower to wait for. It stays between members.
-const headerAppliedIndex = "X-Cairn-Applied-Index"
-
-func setAppliedIndex(w http.ResponseWriter, index uint64) {
-	if index > 0 {
-		w.Header().Set(headerAppliedIndex, strconv.FormatUint(index, 10))
 	}
 }
 

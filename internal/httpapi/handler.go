@@ -29,6 +29,10 @@ const (
 	// headerNotLeader tells the relaying follower that nothing was proposed and it may retry.
 	headerNotLeader = "X-Cairn-Not-Leader"
 	headerNode      = "X-Cairn-Node"
+	// headerApplied tells the relaying follower the leader's applied index and term when it
+	// answered ("index/term"): the follower answers its client once it has applied that far
+	// itself, and takes the pair as a commit notice. It is never copied on.
+	headerApplied = "X-Cairn-Applied-Index"
 )
 
 // Backend is what the HTTP layer needs from a node.
@@ -37,6 +41,8 @@ type Backend interface {
 	Name() string
 	MemberID() uint64
 	ClusterID() uint64
+	// ClusterName is this member's --cluster-name ("" when none).
+	ClusterName() string
 	// RaftStatus is the applied raft index and the current term, for X-Raft-Index/Term.
 	RaftStatus() (index, term uint64)
 	// Propose replicates cmd through the log and returns the store's answer once applied here.
@@ -46,6 +52,15 @@ type Backend interface {
 	ReadBarrier(ctx context.Context) error
 	// LeaderReadIndex is the read index a follower asks the leader for.
 	LeaderReadIndex(ctx context.Context) (uint64, error)
+	// WaitApplied returns once this node has applied index: a follower answers a write the
+	// leader applied only once it has applied it too.
+	WaitApplied(ctx context.Context, index uint64) error
+	// AppliedIndex is the last raft index this node has applied.
+	AppliedIndex() uint64
+	// LearnCommit hands a follower the leader's commit index and term (raftnode.LearnCommit).
+	LearnCommit(term, commit uint64)
+	// LeaderWaitCommit serves a follower's commit-notice request (server.CommitWaiter).
+	LeaderWaitCommit(ctx context.Context, after uint64) (commit, term uint64, err error)
 	// WaitLeader returns the leader's peer URL, waiting while an election runs.
 	WaitLeader(ctx context.Context) (string, error)
 	Members() []server.MemberInfo
@@ -71,8 +86,6 @@ type Backend interface {
 	// ApplyAuth replicates the auth change build makes (build runs only on the leader) and
 	// returns its outcome and log index; raftnode.ErrNotLeader on a follower.
 	ApplyAuth(ctx context.Context, build func() (*auth.Command, error)) (auth.Result, uint64, error)
-	// WaitApplied returns once this member has applied index.
-	WaitApplied(ctx context.Context, index uint64) error
 }
 
 // Config configures the handlers.

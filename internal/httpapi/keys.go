@@ -78,6 +78,9 @@ func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysReq
 		h.fwd.relayWrite(ctx, w, r, body, cmd, kr.noValueOnSuccess)
 		return
 	}
+	if r.Header.Get(headerForwarded) != "" {
+		w.Header().Set(headerApplied, h.appliedValue())
+	}
 	if err != nil {
 		writeKeyError(w, err)
 		return

@@ -20,6 +20,9 @@ type ReadIndexResponse struct {
 type PeerCluster struct {
 	ClusterID string       `json:"clusterID"`
 	Members   []api.Member `json:"members"`
+	// ClusterName is the answering member's --cluster-name ("" when it has none, or is of an
+	// earlier build); a joining member started with another refuses to start.
+	ClusterName string `json:"clusterName,omitempty"`
 }
 
 func (h *Handler) serveReadIndex(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +46,7 @@ func (h *Handler) servePeerCluster(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet) {
 		return
 	}
-	out := PeerCluster{ClusterID: idString(h.b.ClusterID())}
+	out := PeerCluster{ClusterID: idString(h.b.ClusterID()), ClusterName: h.b.ClusterName()}
 	for _, m := range h.b.Members() {
 		out.Members = append(out.Members, toAPIMember(m))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +36,8 @@ func relayBodyLimit(l Limits) int {
 // The caller serves it on raftnode's RelayListener and closes it on shutdown.
 func (h *Handler) RelayServer() *relay.Server {
 	return relay.NewServer(relay.ServerConfig{ClusterID: h.b.ClusterID(), MaxBody: relayBodyLimit(h.cfg.Limits),
-		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, ReadIndex: h.relayReadIndex, Logger: h.log})
+		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, ReadIndex: h.relayReadIndex,
+		WaitCommit: h.relayWaitCommit, Logger: h.log})
 }
 
 // relayReadIndex is serveReadIndex for the relay.
@@ -45,6 +47,28 @@ func (h *Handler) relayReadIndex(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("%w: %w", relay.ErrNotLeader, err)
 	}
 	return idx, err
+}
+
+// relayWaitCommit is LeaderWaitCommit for the relay.
+func (h *Handler) relayWaitCommit(ctx context.Context, after uint64) (uint64, uint64, error) {
+	commit, term, err := h.b.LeaderWaitCommit(ctx, after)
+	if isNotLeader(err) {
+		return 0, 0, fmt.Errorf("%w: %w", relay.ErrNotLeader, err)
+	}
+	return commit, term, err
+}
+
+// RelayCommitWaiter lets server ask the leader for commit notices over c, in server's terms.
+func RelayCommitWaiter(c *relay.Client) server.CommitWaiter { return relayCommitWaiter{c: c} }
+
+type relayCommitWaiter struct{ c *relay.Client }
+
+func (r relayCommitWaiter) WaitCommit(ctx context.Context, leaderURL string, after uint64) (uint64, uint64, error) {
+	n, err := r.c.WaitCommit(ctx, peerHost(leaderURL), after)
+	if errors.Is(err, relay.ErrUnsupported) {
+		err = fmt.Errorf("%w: %w", server.ErrCommitNoticeUnsupported, err)
+	}
+	return n.Commit, n.Term, err
 }
 
 // RelayReadIndexer lets server ask the leader for read indexes over c, in server's terms.
@@ -105,7 +129,9 @@ func (h *Handler) serveRelay(ctx context.Context, req *relay.Request) *relay.Rep
 	} else {
 		h.writeEvent(rec, false, ev, req.Flags&relayNoValue != 0)
 	}
-	return rec.reply()
+	rep := rec.reply()
+	rep.Fields = append(rep.Fields, relay.Field{Name: headerApplied, Value: h.appliedValue()})
+	return rep
 }
 
 // relayWrite sends a write this follower could not propose to the leader and writes the
@@ -132,6 +158,10 @@ func (f *forwarder) relayWrite(ctx context.Context, w http.ResponseWriter, r *ht
 		rep, err := f.relay.Do(ctx, peerHost(leader), req)
 		switch {
 		case err == nil && !rep.NotLeader:
+			if err := f.waitApplied(ctx, rep.Field(headerApplied)); err != nil {
+				writeKeyError(w, err)
+				return
+			}
 			writeReply(w, rep)
 			return
 		case err == nil || errors.Is(err, relay.ErrNotSent):
@@ -167,10 +197,39 @@ func peerHost(peerURL string) string {
 	return peerURL
 }
 
+// appliedValue is headerApplied's value on the leader: its applied index and term.
+func (h *Handler) appliedValue() string {
+	idx, term := h.b.RaftStatus()
+	return strconv.FormatUint(idx, 10) + "/" + strconv.FormatUint(term, 10)
+}
+
+// waitApplied holds a relayed write's answer until this follower has applied what the leader
+// had when it answered (applied, empty from a leader of an earlier build: no wait then). The
+// leader applied that index, so it is committed: this follower's raft hears so at once, rather
+// than from the next commit notice or AppendEntries.
+func (f *forwarder) waitApplied(ctx context.Context, applied string) error {
+	if applied == "" {
+		return nil
+	}
+	is, ts, _ := strings.Cut(applied, "/")
+	idx, err := strconv.ParseUint(is, 10, 64)
+	var term uint64
+	if err == nil {
+		term, err = strconv.ParseUint(ts, 10, 64)
+	}
+	if err != nil {
+		return fmt.Errorf("the leader's %s %q: %w", headerApplied, applied, err)
+	}
+	f.b.LearnCommit(term, idx)
+	return f.b.WaitApplied(ctx, idx)
+}
+
 func writeReply(w http.ResponseWriter, rep *relay.Reply) {
 	h := w.Header()
 	for _, f := range rep.Fields {
-		h.Set(f.Name, f.Value)
+		if f.Name != headerApplied {
+			h.Set(f.Name, f.Value)
+		}
 	}
 	w.WriteHeader(rep.Status)
 	_, _ = w.Write(rep.Body)

@@ -33,17 +33,57 @@ type fakeBackend struct {
 	cmds    []*fsm.Command
 	// readIndex answers LeaderReadIndex; nil: not leader.
 	readIndex func(ctx context.Context) (uint64, error)
+	// applied is AppliedIndex; appliedCh closes when it changes.
+	applied   uint64
+	appliedCh chan struct{}
+}
+
+func (f *fakeBackend) LearnCommit(term, commit uint64) {}
+
+func (f *fakeBackend) AppliedIndex() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
+}
+
+func (f *fakeBackend) setApplied(i uint64) {
+	f.mu.Lock()
+	f.applied = i
+	if f.appliedCh != nil {
+		close(f.appliedCh)
+	}
+	f.appliedCh = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func (f *fakeBackend) WaitApplied(ctx context.Context, i uint64) error {
+	for {
+		f.mu.Lock()
+		if f.appliedCh == nil {
+			f.appliedCh = make(chan struct{})
+		}
+		done, ch := f.applied >= i, f.appliedCh
+		f.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", server.ErrTimeout, ctx.Err())
+		}
+	}
 }
 
 func newFake(name string) *fakeBackend {
-	f := &fakeBackend{name: name, ready: make(chan struct{})}
+	f := &fakeBackend{name: name, ready: make(chan struct{}), applied: 4711}
 	close(f.ready)
 	return f
 }
 
 func (f *fakeBackend) Name() string                 { return f.name }
 func (f *fakeBackend) ClusterID() uint64            { return 0xc0ffee }
-func (f *fakeBackend) RaftStatus() (uint64, uint64) { return 4711, 3 }
+func (f *fakeBackend) RaftStatus() (uint64, uint64) { return f.AppliedIndex(), 3 }
 func (f *fakeBackend) Ready() <-chan struct{}       { return f.ready }
 func (f *fakeBackend) WaitLeader(ctx context.Context) (string, error) {
 	return f.leader, nil
@@ -91,7 +131,7 @@ func strp(s string) *string { return &s }
 // relayRig is a leader serving both relays on loopback and two followers in front of it: one
 // relaying over HTTP as before, one over the binary relay.
 type relayRig struct {
-	leader             *fakeBackend
+	leader, oldF, newF *fakeBackend
 	relaySrv           *relay.Server
 	oldClient, newBase string
 }
@@ -128,7 +168,7 @@ func newRelayRig(t *testing.T) *relayRig {
 	ncfg.Relay = rc
 	newSrv := httptest.NewServer(New(newF, ncfg))
 	t.Cleanup(newSrv.Close)
-	return &relayRig{leader: leader, relaySrv: rs, oldClient: oldSrv.URL, newBase: newSrv.URL}
+	return &relayRig{leader: leader, oldF: oldF, newF: newF, relaySrv: rs, oldClient: oldSrv.URL, newBase: newSrv.URL}
 }
 
 type answer struct {
@@ -401,5 +441,38 @@ func TestRelayReadIndexer(t *testing.T) {
 	leader.mu.Unlock()
 	if idx, err := ri.ReadIndex(ctx, relayURL); err != nil || idx != 5 {
 		t.Fatalf("relay leader after a leader without the relay: %d %v", idx, err)
+	}
+}
+
+// A follower answers a relayed write (either relay) only once it has applied what the leader
+// had applied when it answered; the index it waited for stays between the two members.
+func TestRelayedWriteWaitsForTheFollowersApply(t *testing.T) {
+	rig := newRelayRig(t)
+	rig.leader.setApplied(5000)
+	rig.leader.script(func(context.Context, *fsm.Command) (*store.Event, error) {
+		return &store.Event{Action: store.Set, EtcdIndex: 5, Node: &store.NodeExtern{Key: "/a", Value: strp("v"), ModifiedIndex: 5, CreatedIndex: 5}}, nil
+	})
+	for name, f := range map[string]struct {
+		fake *fakeBackend
+		base string
+	}{"http relay": {rig.oldF, rig.oldClient}, "binary relay": {rig.newF, rig.newBase}} {
+		got := make(chan answer, 1)
+		go func() { got <- send(t, f.base, "PUT", "/a", "", "value=v") }()
+		f.fake.setApplied(4999)
+		select {
+		case a := <-got:
+			t.Fatalf("%s: answered %d before the follower applied index 5000", name, a.status)
+		case <-time.After(100 * time.Millisecond):
+		}
+		f.fake.setApplied(5000)
+		a := <-got
+		if a.status != http.StatusCreated || a.header.Get(headerApplied) != "" {
+			t.Fatalf("%s: %d %v", name, a.status, a.header)
+		}
+	}
+	// A follower that cannot catch up in time answers with a timeout, not with the write.
+	rig.leader.setApplied(6000)
+	if a := send(t, rig.newBase, "PUT", "/a", "", "value=v"); a.status == http.StatusCreated {
+		t.Fatalf("answered a write the follower never applied: %d %s", a.status, a.body)
 	}
 }

@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/cairn-io/cairn/api"
+	"github.com/cairn-io/cairn/internal/version"
 )
 
 func (h *Handler) serveVersion(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Version{Server: api.ServerVersion, Cluster: api.ClusterVersion}, false)
+	writeJSON(w, http.StatusOK, api.Version{Server: api.ServerVersion, Cluster: api.ClusterVersion, Cairn: version.String()}, false)
 }
 
 // serveHealth answers as etcd does: JSON in a text/plain body, 503 when unhealthy.

@@ -27,6 +27,13 @@ type Config struct {
 	InitialClusterState      string // new or existing
 	InitialClusterToken      string
 	ForceNewCluster          bool
+	// DiscoverySRV bootstraps the initial cluster from the domain's SRV records instead of
+	// InitialCluster (discovery.go); DiscoverySRVName suffixes the services; Resolver looks
+	// them up (nil: the system's).
+	DiscoverySRV     string
+	DiscoverySRVName string
+	Resolver         *net.Resolver
+	discovered       bool // InitialCluster came from SRV records
 
 	// Cluster view for smart clients (issue 6): the cluster's name that clients check, this
 	// member's rack (failure domain) and the client URLs for clients on another network.
@@ -96,7 +103,7 @@ func (c *Config) Defaults() {
 	if len(c.InitialAdvertisePeerURLs) == 0 {
 		c.InitialAdvertisePeerURLs = c.ListenPeerURLs
 	}
-	if c.InitialCluster == "" {
+	if c.InitialCluster == "" && c.DiscoverySRV == "" {
 		c.InitialCluster = c.Name + "=" + strings.Join(c.InitialAdvertisePeerURLs, ",")
 	}
 	if c.InitialClusterState == "" {
@@ -158,6 +165,12 @@ func (c *Config) Validate() error {
 	if err := c.validateTLS(); err != nil {
 		return err
 	}
+	if c.DiscoverySRV != "" {
+		if c.InitialCluster != "" {
+			return fmt.Errorf("--discovery-srv and --initial-cluster exclude each other: give one")
+		}
+		return nil // the initial cluster is checked once the records are read (Start)
+	}
 	cluster, err := ParseInitialCluster(c.InitialCluster)
 	if err != nil {
 		return fmt.Errorf("--initial-cluster: %v", err)
@@ -166,7 +179,7 @@ func (c *Config) Validate() error {
 	if !ok {
 		return fmt.Errorf("--initial-cluster has no member named %q (--name)", c.Name)
 	}
-	if !sameURLs(mine, c.InitialAdvertisePeerURLs) {
+	if !c.discovered && !sameURLs(mine, c.InitialAdvertisePeerURLs) {
 		return fmt.Errorf("--initial-cluster gives %s=%s but --initial-advertise-peer-urls is %s",
 			c.Name, strings.Join(mine, ","), strings.Join(c.InitialAdvertisePeerURLs, ","))
 	}

@@ -55,6 +55,21 @@ func Start(cfg Config) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.DiscoverySRV != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), srvLookupTimeout)
+		cfg.InitialCluster, err = discoverCluster(ctx, cfg.Resolver, cfg.DiscoverySRV, cfg.DiscoverySRVName, cfg.Name, cfg.InitialAdvertisePeerURLs)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Logger.Info("initial cluster from DNS SRV records", "domain", cfg.DiscoverySRV, "initial_cluster", cfg.InitialCluster)
+		// From here on the cluster is as if given by --initial-cluster, except that this member's
+		// own entry names it as the records do, which discoverCluster matched by address.
+		cfg.DiscoverySRV, cfg.discovered = "", true
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("--discovery-srv: %w", err)
+		}
+	}
 	qcfg, err := quorumConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -105,7 +120,7 @@ func Start(cfg Config) (n *Node, err error) {
 	})
 
 	if cfg.PeerDial == nil {
-		cfg.PeerDial = peerDialer(cfg.ListenPeerURLs[0])
+		cfg.PeerDial = peerDialer(cfg.ListenPeerURLs[0], cfg.Resolver)
 		n.cfg.PeerDial = cfg.PeerDial
 	}
 	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
@@ -116,7 +131,7 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	peers, _ := ParseInitialCluster(cfg.InitialCluster)
 	vctx, vcancel := context.WithTimeout(context.Background(), verifyTimeout)
-	err = verifyPeers(vctx, peerClient, cfg.Name, n.id.ClusterID, peers)
+	err = verifyPeers(vctx, peerClient, cfg.Name, cfg.ClusterName, n.id.ClusterID, peers)
 	vcancel()
 	if err != nil {
 		return nil, err
@@ -151,7 +166,8 @@ func Start(cfg Config) (n *Node, err error) {
 		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
 		PeerScheme: scheme(cfg.InitialAdvertisePeerURLs[0]), PeerClient: peerClient, Logger: log,
 		RequestTimeout: cfg.RequestTimeout, ReadIndexer: httpapi.RelayReadIndexer(n.relay),
-		ClusterName: cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
+		CommitWaiter: httpapi.RelayCommitWaiter(n.relay),
+		ClusterName:  cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
 		OfflineAfter: 2 * cfg.ElectionTimeout,
 	}, n.fsm, n.raft)
 	n.server.Run()
@@ -360,8 +376,8 @@ func (n *Node) Kill() {
 // peerDialer makes a node that listens for peers on one specific address also dial its peers
 // from that address, so that on a multi-homed host peer traffic stays on the peer network (and
 // a fault-injecting proxy can tell the members apart). A wildcard listener dials as the OS picks.
-func peerDialer(listenURL string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	plain := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+func peerDialer(listenURL string, r *net.Resolver) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	plain := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Resolver: r}
 	u, err := parseURL(listenURL)
 	if err != nil {
 		return plain.DialContext
@@ -370,7 +386,7 @@ func peerDialer(listenURL string) func(ctx context.Context, network, addr string
 	if src == nil || src.IsUnspecified() {
 		return plain.DialContext
 	}
-	bound := &net.Dialer{Timeout: plain.Timeout, KeepAlive: plain.KeepAlive, LocalAddr: &net.TCPAddr{IP: src}}
+	bound := &net.Dialer{Timeout: plain.Timeout, KeepAlive: plain.KeepAlive, LocalAddr: &net.TCPAddr{IP: src}, Resolver: r}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, _ := net.SplitHostPort(addr)
 		if dst := net.ParseIP(host); dst != nil && (dst.To4() == nil) != (src.To4() == nil) {

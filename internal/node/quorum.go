@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	wire "github.com/cairn-io/cairn/api/quorum"
 	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"time"
 
-	cquorum "github.com/cairn-io/cairn/client/quorum"
 	"github.com/cairn-io/cairn/internal/quorum"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
@@ -46,7 +46,7 @@ func quorumConfig(cfg Config) (*quorum.Config, error) {
 		return nil, fmt.Errorf("--quorum-hmac-key-file: %v", err)
 	}
 	if addr == "" {
-		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(cquorum.DefaultPort))
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(wire.DefaultPort))
 	}
 	return &quorum.Config{ListenAddr: addr, Key: key, Logger: cfg.Logger.With("name", cfg.Name)}, nil
 }
@@ -66,7 +66,7 @@ func parseQuorumURL(raw string) (string, error) {
 	}
 	port := u.Port()
 	if port == "" {
-		port = strconv.Itoa(cquorum.DefaultPort)
+		port = strconv.Itoa(wire.DefaultPort)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return "", fmt.Errorf("invalid URL %q: port %q is not a number in 0-65535", raw, port)

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	wire "github.com/cairn-io/cairn/api/quorum"
 	cquorum "github.com/cairn-io/cairn/client/quorum"
-	"github.com/cairn-io/cairn/client/quorum/wire"
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/quorum"
 	"github.com/cairn-io/cairn/internal/testcluster"

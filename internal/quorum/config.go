@@ -5,8 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	cquorum "github.com/cairn-io/cairn/client/quorum"
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,9 +30,9 @@ type Config struct {
 }
 
 // LoadKey reads the HMAC key file named by --quorum-hmac-key-file, with clear errors for a
-// missing, unreadable or empty file. It is the client's LoadKey, so servers and clients
-// read key files identically.
-func LoadKey(path string) ([]byte, error) { return cquorum.LoadKey(path) }
+// missing, unreadable or empty file. It is api/quorum's, which the client uses too, so servers
+// and clients read key files identically.
+func LoadKey(path string) ([]byte, error) { return wire.LoadKey(path) }
 
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Key) == 0 {

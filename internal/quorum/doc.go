@@ -10,7 +10,7 @@
 //
 // # Wire format (version 1)
 //
-// The codec is client/quorum/wire, shared with the client. Big-endian integers; every
+// The codec is api/quorum, shared with the client. Big-endian integers; every
 // packet is
 //
 //	"CRNQ" | version 0x01 | kind (0x01 request, 0x02 reply) | body | HMAC-SHA256(key, all preceding bytes)

@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 // FuzzHandle drives the server's whole packet path: arbitrary bytes, and validly signed
 // requests with arbitrary fields. Neither may panic, and the replay cache must stay within
-// its bound. (The codec itself is fuzzed in client/quorum/wire.)
+// its bound. (The codec itself is fuzzed in api/quorum.)
 func FuzzHandle(f *testing.F) {
 	f.Add([]byte("CRNQ\x01\x01"), int64(0), byte(1), "")
 	f.Add([]byte{}, int64(0), byte(2), "/a")

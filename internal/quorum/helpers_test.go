@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 var testKey = []byte("test-key-0123456789")

@@ -3,7 +3,7 @@ package quorum
 import (
 	"container/heap"
 
-	"github.com/cairn-io/cairn/client/quorum/wire"
+	wire "github.com/cairn-io/cairn/api/quorum"
 )
 
 type salt = [wire.SaltSize]byte

@@ -1,6 +1,6 @@
 package quorum
 
-import "github.com/cairn-io/cairn/client/quorum/wire"
+import wire "github.com/cairn-io/cairn/api/quorum"
 
 // Member is one cluster member as MEMBERS and NODE_ROLE report it.
 type Member = wire.Member

@@ -2,8 +2,9 @@
 // stable store (bbolt, fsync on every commit), file snapshots, a TCP (or
 // TLS) transport sharing the peer port with peer HTTP and the write relay,
 // bootstrap and restart, writes with group commit, batched read-index
-// reads, membership changes, leadership transfer and the leader's
-// per-follower statistics.
+// reads, membership changes, leadership transfer, the leader's
+// per-follower statistics, and handing a follower's raft the commit index
+// the leader reported beside raft (commit.go).
 //
 // It is glue only: it must never make a consensus decision of its own
 // (election, commitment, membership safety are raft's), and it never
@@ -98,6 +99,8 @@ type Config struct {
 
 	Logger *slog.Logger
 	FSM    raft.FSM
+	// commitTimeout replaces raft's commit timeout (tests only; 0: commitTimeout).
+	commitTimeout time.Duration
 	// AppliedIndex is the FSM's applied index (fsm.FSM.AppliedIndex). The
 	// read index is clamped to the last command entry the FSM will see
 	// (raft's no-op, barrier and configuration entries never reach it), so
@@ -123,6 +126,7 @@ type Node struct {
 	snaps   *snapshotStore
 	// snapKick wakes snapshotWhenDue once the snapshot threshold is crossed.
 	snapKick chan struct{}
+	learn    *commitLearner
 
 	verify verifier
 
@@ -195,7 +199,8 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	n.appends = &countingLogStore{LogStore: cache}
+	n.learn = newCommitLearner()
+	n.appends = &countingLogStore{LogStore: cache, stored: n.learn.logStored}
 	n.logs = n.appends
 	hlog := newHCLog(n.log, "raft")
 	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
@@ -235,6 +240,9 @@ func New(cfg Config) (n *Node, err error) {
 	// follower would serve a linearizable read or a watch event up to 50 ms late when writes are
 	// sparse. 10 ms bounds that lag at the cost of ~100 empty RPCs/s per idle follower.
 	rc.CommitTimeout = commitTimeout
+	if cfg.commitTimeout > 0 {
+		rc.CommitTimeout = cfg.commitTimeout
+	}
 	rc.NotifyCh = n.notifyCh
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
@@ -265,9 +273,10 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
 	n.verify.confirm = n.confirmLeadership
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.snapshotWhenDue()
+	go n.learnLoop()
 	n.log.Info("raft started", "advertise", advertise.String(), "existing_state", existing,
 		"bootstrap", !existing && len(cfg.Bootstrap) > 0)
 	return n, nil

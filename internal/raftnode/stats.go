@@ -216,6 +216,8 @@ func (t *statsTransport) lastContact(id raft.ServerID) time.Time {
 type countingLogStore struct {
 	raft.LogStore
 	appends, entries atomic.Uint64
+	// stored, when set, hears the last index of every successful append (commit.go).
+	stored func(last uint64)
 }
 
 func (c *countingLogStore) StoreLog(l *raft.Log) error {
@@ -225,5 +227,9 @@ func (c *countingLogStore) StoreLog(l *raft.Log) error {
 func (c *countingLogStore) StoreLogs(logs []*raft.Log) error {
 	c.appends.Add(1)
 	c.entries.Add(uint64(len(logs)))
-	return c.LogStore.StoreLogs(logs)
+	err := c.LogStore.StoreLogs(logs)
+	if err == nil && c.stored != nil && len(logs) > 0 {
+		c.stored(logs[len(logs)-1].Index)
+	}
+	return err
 }

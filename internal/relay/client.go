@@ -65,8 +65,8 @@ func NewClient(cfg ClientConfig) *Client {
 // the request may have been written (a lost connection, ctx ending) leaves its outcome unknown:
 // the leader may or may not have applied it, and it must not be sent again.
 func (c *Client) Do(ctx context.Context, addr string, req *Request) (*Reply, error) {
-	if req.Flags&flagReadIndex != 0 {
-		return nil, fmt.Errorf("relay: request flags %#x: bit 7 is the relay's own", req.Flags)
+	if req.Flags&(flagReadIndex|flagCommitWait) != 0 {
+		return nil, fmt.Errorf("relay: request flags %#x: bits 6 and 7 are the relay's own", req.Flags)
 	}
 	conn, err := c.conn(ctx, addr)
 	if err != nil {

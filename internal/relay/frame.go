@@ -1,11 +1,12 @@
-// Package relay carries clients' writes, and linearizable reads' read-index requests, from a
-// follower to the leader over a few persistent peer-port connections: the handshake that keeps
+// Package relay carries clients' writes, linearizable reads' read-index requests and the
+// followers' commit-notice requests from a follower to the leader over a few persistent
+// peer-port connections: the handshake that keeps
 // clusters apart, length-prefixed frames, many requests multiplexed by id on one connection
 // with their frames coalesced into shared writes, and the leader's serving loop.
 //
 // It owns transport only. It never interprets a write or its answer (the caller builds the
-// request on the follower and renders the answer on the leader); a read index is a number it
-// carries. It never retries, and it never sends a request twice: Client.Do says, through
+// request on the follower and renders the answer on the leader); a read index, a commit index and
+// a term are numbers it carries. It never retries, and it never sends a request twice: Client.Do says, through
 // ErrNotSent, whether a failed write provably never left this node, which is the only case in
 // which the caller may send it again.
 package relay
@@ -36,12 +37,17 @@ import (
 //	request: id(8) flags(1) timeoutMillis(4) body
 //	reply:   id(8) kind(1) status(2) fieldCount(1) {nameLen(uvarint) name valueLen(uvarint) value}* body
 //
-// Bits 0-6 of flags are the caller's. Bit 7 (flagReadIndex) marks a read-index request, with an
+// Bits 0-5 of flags are the caller's. Bit 7 (flagReadIndex) marks a read-index request, with an
 // empty body; its reply is of kind kindIndex (body: the index, 8 bytes), kindIndexError (body:
 // why the leader could not fix one) or kindNotLeader, with status 0 and no fields. A leader of
 // the first relay build passes such a request to its write handler, which refuses an empty
 // command as malformed, proposing nothing, with a kindAnswer reply: the follower reads that
 // as ErrUnsupported and asks over HTTP.
+//
+// Bit 6 (flagCommitWait) marks a commit-notice request (commit.go): body 0xFF after(8); its reply
+// is of kind kindCommit (body: commit(8) term(8)), kindIndexError or kindNotLeader. The leading
+// 0xFF is no command type, so a leader of an earlier build, which hands the request to its write
+// handler, refuses it as malformed, proposing nothing.
 const (
 	version = 1
 
@@ -56,8 +62,10 @@ const (
 	kindNotLeader  = 1
 	kindIndex      = 2
 	kindIndexError = 3
+	kindCommit     = 4
 
-	flagReadIndex = 1 << 7
+	flagReadIndex  = 1 << 7
+	flagCommitWait = 1 << 6
 
 	frameHeaderLen  = 4
 	requestFixedLen = 8 + 1 + 4
@@ -67,7 +75,7 @@ const (
 
 var magic = [3]byte{'C', 'R', 'L'}
 
-// Request is one relayed write. Flags (bits 0-6; bit 7 is the relay's) and Body belong to the
+// Request is one relayed write. Flags (bits 0-5; bits 6 and 7 are the relay's) and Body belong to the
 // caller; the relay only carries them.
 type Request struct {
 	Flags uint8
@@ -249,6 +257,10 @@ func decodeReply(p []byte) (id uint64, r *Reply, err error) {
 		if len(p) != replyFixedLen+8 || p[11] != 0 {
 			return 0, nil, fmt.Errorf("%w: read index reply of %d bytes", errMalformed, len(p))
 		}
+	case kindCommit:
+		if len(p) != replyFixedLen+16 || p[11] != 0 {
+			return 0, nil, fmt.Errorf("%w: commit notice of %d bytes", errMalformed, len(p))
+		}
 	default:
 		return 0, nil, fmt.Errorf("%w: reply kind %d", errMalformed, p[8])
 	}
@@ -333,4 +345,14 @@ func signal(wake chan struct{}) {
 	case wake <- struct{}{}:
 	default:
 	}
+}
+
+// Field returns the value of the answer's header field name ("" when absent).
+func (r *Reply) Field(name string) string {
+	for _, f := range r.Fields {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
 }

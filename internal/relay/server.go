@@ -27,6 +27,11 @@ type ServerConfig struct {
 	// ErrNotLeader says this member does not lead. Nil: such requests are refused as they are
 	// by a build without them, and the follower asks over HTTP.
 	ReadIndex func(ctx context.Context) (uint64, error)
+	// WaitCommit answers a commit-notice request (commit.go): it returns, once this leader has
+	// applied an index above after or ctx is about to end, its commit index and term; an error
+	// wrapping ErrNotLeader says this member does not lead. Nil: such requests are refused as
+	// unsupported.
+	WaitCommit func(ctx context.Context, after uint64) (commit, term uint64, err error)
 	// HandshakeTimeout bounds the wait for a new connection's hello (default 10s).
 	HandshakeTimeout time.Duration
 	Logger           *slog.Logger
@@ -202,9 +207,12 @@ func (sc *serverConn) handle(id uint64, req *Request) {
 	}
 	ctx, cancel := context.WithTimeout(sc.ctx, timeout)
 	var frame []byte
-	if req.Flags&flagReadIndex != 0 {
+	switch {
+	case req.Flags&flagReadIndex != 0:
 		frame = sc.s.readIndex(ctx, id)
-	} else {
+	case req.Flags&flagCommitWait != 0:
+		frame = sc.s.commitNotice(ctx, id, req)
+	default:
 		frame = sc.s.answer(ctx, id, req)
 	}
 	cancel()

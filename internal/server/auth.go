@@ -43,9 +43,3 @@ func (s *Server) ApplyAuth(ctx context.Context, build func() (*auth.Command, err
 	}
 	return res.Auth, index, res.Err
 }
-
-// WaitApplied returns once this member has applied index, for answers that
-// must reflect a change another member made.
-func (s *Server) WaitApplied(ctx context.Context, index uint64) error {
-	return s.fsm.WaitApplied(ctx, index)
-}

@@ -284,7 +284,8 @@ func listOf(s []string) []string { return append([]string{}, s...) }
 // ClusterInfo is GET /v1/cluster.
 func (s *Server) ClusterInfo(ctx context.Context) api.Cluster {
 	v := s.view(ctx)
-	out := api.Cluster{ServerName: s.cfg.Name, Enabled: true, ClusterName: s.cfg.ClusterName,
+	self, member := s.fsm.Member(s.cfg.MemberID)
+	out := api.Cluster{ServerName: s.cfg.Name, Enabled: member && !self.Evacuated, ClusterName: s.cfg.ClusterName,
 		ClusterID: MemberIDString(s.cfg.ClusterID), Generation: v.gen, AppliedIndex: s.fsm.AppliedIndex()}
 	if v.hasLead {
 		out.Leader = v.leader.Name

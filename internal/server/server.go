@@ -28,6 +28,9 @@ type Config struct {
 	// ReadIndexer, when set, carries a follower's read-index requests to the leader; PeerClient
 	// remains for leaders that do not take them that way.
 	ReadIndexer ReadIndexer
+	// CommitWaiter, when set, brings a follower the leader's commit index as soon as the leader
+	// applies a write (commit.go).
+	CommitWaiter CommitWaiter
 	// ExpiryInterval is the longest the leader waits between two looks at the TTL heap.
 	ExpiryInterval time.Duration
 	Logger         *slog.Logger
@@ -95,8 +98,9 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 // Run starts the background loops: TTL expiry (on the leader) and publishing this node's
 // attributes. Stop ends them.
 func (s *Server) Run() {
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() { defer s.wg.Done(); s.expiryLoop() }()
+	go func() { defer s.wg.Done(); s.noticeLoop() }()
 	go func() { defer s.wg.Done(); s.publishLoop() }()
 	go func() { defer s.wg.Done(); s.livenessLoop() }()
 }
@@ -115,6 +119,7 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Name() string        { return s.cfg.Name }
 func (s *Server) MemberID() uint64    { return s.cfg.MemberID }
 func (s *Server) ClusterID() uint64   { return s.cfg.ClusterID }
+func (s *Server) ClusterName() string { return s.cfg.ClusterName }
 
 // RaftStatus is the applied raft index and the current term.
 func (s *Server) RaftStatus() (uint64, uint64) {

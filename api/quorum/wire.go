@@ -1,8 +1,10 @@
-// Package wire is the codec of Cairn's quorum-query protocol: the byte layout of signed
-// requests and replies and the JSON shapes of the answers, shared by the UDP server
-// (internal/quorum) and the client (client/quorum).
+// Package quorum is what both sides of Cairn's quorum-query protocol share: the codec (the
+// byte layout of signed requests and replies), the JSON shapes of the answers, the default
+// port and the loading of the shared HMAC key. The UDP server (internal/quorum) and the client
+// (client/quorum) both build on it; neither imports the other.
 //
-// It owns encoding, decoding and HMAC verification only. It must never touch the network,
+// It owns encoding, decoding, HMAC verification and reading the key file only. It must never
+// touch the network,
 // keep state between packets, or allocate while rejecting a packet: a packet that fails a
 // check is refused before any of its variable-length fields is copied.
 //
@@ -22,7 +24,7 @@
 // A packet whose declared lengths do not add up to its size exactly is garbage. Query types
 // a server does not know are still valid requests: the server answers them with
 // StatusNotImplemented, so newer clients can probe older servers.
-package wire
+package quorum
 
 import (
 	"crypto/hmac"

@@ -8,6 +8,10 @@ import (
 	"os"
 )
 
+// DefaultPort is the quorum UDP port a member listens on, and a peer given without a port is
+// assumed to listen on.
+const DefaultPort = 2381
+
 // LoadKey reads the shared HMAC key from path (the file named by --quorum-hmac-key-file).
 // Surrounding whitespace is removed so that a key written with `echo secret > file` works
 // the same on every member. A missing, unreadable or empty file is an error naming the file:

@@ -1,4 +1,4 @@
-package wire
+package quorum
 
 // Answers travel as JSON in a reply's answer field. Servers must encode them
 // deterministically (struct fields in declaration order, members sorted by name) because
