@@ -89,6 +89,7 @@ type Handler struct {
 	log     *slog.Logger
 	fwd     *forwarder
 	metrics *metrics
+	probe   probeState
 	mux     *http.ServeMux
 	peer    bool
 	// Header values fixed for the node's life, built once.
@@ -135,6 +136,8 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	} else {
 		h.mux.HandleFunc("/version", h.serveVersion)
 		h.mux.HandleFunc("/health", h.serveHealth)
+		h.mux.HandleFunc(livezPath, h.serveLivez)
+		h.mux.HandleFunc(readyzPath, h.serveReadyz)
 		h.mux.HandleFunc("/v2/machines", h.serveMachines)
 		h.mux.HandleFunc("/v2/stats/self", h.serveSelfStats)
 		h.mux.HandleFunc("/v2/stats/store", h.serveStoreStats)
@@ -197,13 +200,17 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 }
 
 // waitReady holds client requests until this node's member entry is committed, bounded by the
-// request timeout; /health answers at once, unhealthy.
+// request timeout; /health answers at once, unhealthy, and the probes answer at once for
+// themselves (alive, not ready).
 func (h *Handler) waitReady(w http.ResponseWriter, r *http.Request) bool {
 	ready := h.b.Ready()
 	select {
 	case <-ready:
 		return true
 	default:
+	}
+	if r.URL.Path == livezPath || r.URL.Path == readyzPath {
+		return true
 	}
 	if r.URL.Path == "/health" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -40,6 +40,8 @@ type Node struct {
 	clientLns  []net.Listener
 	clientSrvs []*fastpath.Server
 	peerSrv    *http.Server
+	metricsLns []net.Listener
+	metricsSrv *http.Server
 	relay      *relay.Client // this node's writes and read-index requests to the leader
 	relaySrv   *relay.Server // the other members' writes, when this node leads
 	// cancelWatches ends held watch requests so the client servers can drain.
@@ -99,6 +101,14 @@ func Start(cfg Config) (n *Node, err error) {
 			ln.Close()
 		}
 	})
+	for _, u := range cfg.ListenMetricsURLs {
+		ln, err := listen(u)
+		if err != nil {
+			return nil, fmt.Errorf("--listen-metrics-urls: %v", err)
+		}
+		n.metricsLns = append(n.metricsLns, ln)
+		closers = append(closers, func() { ln.Close() })
+	}
 
 	if cfg.PeerDial == nil {
 		cfg.PeerDial = peerDialer(cfg.ListenPeerURLs[0])
@@ -163,7 +173,8 @@ func Start(cfg Config) (n *Node, err error) {
 	closers = append(closers, n.stopQuorum)
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
 		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, Relay: n.relay}
-	var client http.Handler = httpapi.New(n.server, hcfg)
+	api := httpapi.New(n.server, hcfg)
+	var client http.Handler = api
 	if cfg.EnablePprof {
 		client = withPprof(client)
 	}
@@ -187,10 +198,24 @@ func Start(cfg Config) (n *Node, err error) {
 	go serve(log, n.peerSrv, n.raft.PeerHTTPListener())
 	n.relaySrv = peer.RelayServer()
 	go n.relaySrv.Serve(n.raft.RelayListener())
+	n.metricsSrv = &http.Server{Handler: api.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	for _, ln := range n.metricsLns {
+		go serve(log, n.metricsSrv, ln)
+	}
 	log.Info("cairn node started", "member", server.MemberIDString(n.id.MemberID),
 		"cluster", server.MemberIDString(n.id.ClusterID), "client", strings.Join(n.ClientURLs(), ","),
-		"peer", advertise, "data-dir", cfg.DataDir)
+		"peer", advertise, "metrics", strings.Join(n.MetricsURLs(), ","), "data-dir", cfg.DataDir)
 	return n, nil
+}
+
+// MetricsURLs are the URLs of the metrics listeners, with the real port when one listened on
+// port 0.
+func (n *Node) MetricsURLs() []string {
+	var out []string
+	for _, ln := range n.metricsLns {
+		out = append(out, "http://"+ln.Addr().String())
+	}
+	return out
 }
 
 func serve(log *slog.Logger, srv interface{ Serve(net.Listener) error }, ln net.Listener) {
@@ -262,6 +287,7 @@ func (n *Node) Stop() error {
 				srv.Close()
 			}
 		}
+		n.metricsSrv.Close()
 		n.server.Stop()
 		n.stopErr = n.raft.Shutdown()
 		n.peerSrv.Close()
@@ -331,6 +357,7 @@ func (n *Node) Kill() {
 		for _, srv := range n.clientSrvs {
 			srv.Close()
 		}
+		n.metricsSrv.Close()
 		n.peerSrv.Close()
 		n.relaySrv.Close()
 		n.relay.Close()
