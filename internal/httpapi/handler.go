@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
@@ -74,7 +75,10 @@ type Config struct {
 	// RequestTimeout bounds a write or a linearizable read, including waiting for a leader.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
-	Registry       *prometheus.Registry
+	// Registry is what /metrics serves (nil: no /metrics); Metrics is where the handlers
+	// count (nil: an unregistered set).
+	Registry *prometheus.Registry
+	Metrics  *metrics.Set
 	// PeerDial opens connections to other members (nil: the standard dialer).
 	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Relay carries a follower's keys writes to the leader (nil: they go as HTTP requests,
@@ -88,7 +92,7 @@ type Handler struct {
 	cfg     Config
 	log     *slog.Logger
 	fwd     *forwarder
-	metrics *metrics
+	metrics *httpMetrics
 	probe   probeState
 	mux     *http.ServeMux
 	peer    bool
@@ -127,7 +131,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 	h := &Handler{b: b, cfg: cfg, log: cfg.Logger, peer: peer, mux: http.NewServeMux(),
 		nodeName: []string{b.Name()}, clusterID: []string{idString(b.ClusterID())}}
 	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial, cfg.Relay)
-	h.metrics = newMetrics(cfg.Registry, b)
+	h.metrics = newHTTPMetrics(cfg.Metrics)
 	h.registerCluster()
 	if peer {
 		h.mux.HandleFunc(server.ReadIndexPath, h.serveReadIndex)

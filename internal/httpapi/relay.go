@@ -35,7 +35,8 @@ func relayBodyLimit(l Limits) int {
 // The caller serves it on raftnode's RelayListener and closes it on shutdown.
 func (h *Handler) RelayServer() *relay.Server {
 	return relay.NewServer(relay.ServerConfig{ClusterID: h.b.ClusterID(), MaxBody: relayBodyLimit(h.cfg.Limits),
-		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, ReadIndex: h.relayReadIndex, Logger: h.log})
+		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, ReadIndex: h.relayReadIndex, Logger: h.log,
+		Metrics: h.metrics.set})
 }
 
 // relayReadIndex is serveReadIndex for the relay.

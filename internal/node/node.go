@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/fastpath"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/httpapi"
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/raftnode"
 	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
@@ -46,6 +49,9 @@ type Node struct {
 	relaySrv   *relay.Server // the other members' writes, when this node leads
 	// cancelWatches ends held watch requests so the client servers can drain.
 	cancelWatches context.CancelFunc
+
+	// raftReady holds raft once started, for the peer traffic labels (dials start before).
+	raftReady atomic.Pointer[raftnode.Node]
 
 	stopOnce sync.Once
 	stopErr  error
@@ -112,8 +118,12 @@ func Start(cfg Config) (n *Node, err error) {
 
 	if cfg.PeerDial == nil {
 		cfg.PeerDial = peerDialer(cfg.ListenPeerURLs[0])
-		n.cfg.PeerDial = cfg.PeerDial
 	}
+	// Every peer connection, both ways, counts as traffic with that member.
+	ms := metrics.New()
+	peerLn = ms.Listener(peerLn, n.peerAddrs)
+	cfg.PeerDial = ms.Dialer(cfg.PeerDial, n.peerAddrs)
+	n.cfg.PeerDial = cfg.PeerDial
 	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		DialContext: cfg.PeerDial}}
 	bootstrap, err := n.resolveIdentity(peerClient)
@@ -141,16 +151,18 @@ func Start(cfg Config) (n *Node, err error) {
 		TrailingLogs: cfg.TrailingLogs, HeartbeatTimeout: cfg.ElectionTimeout,
 		ElectionTimeout: cfg.ElectionTimeout, Logger: log, FSM: n.fsm,
 		AppliedIndex: n.fsm.AppliedIndex, Dial: cfg.PeerDial, ForceNewCluster: cfg.ForceNewCluster,
+		Metrics: ms,
 	})
 	if err != nil {
 		return nil, err
 	}
+	n.raftReady.Store(n.raft)
 	closers = append(closers, func() { n.raft.Shutdown() })
 	if err := n.id.save(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("saving member identity: %v", err)
 	}
 
-	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log})
+	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log, Metrics: ms})
 	n.server = server.New(server.Config{
 		Name: cfg.Name, MemberID: n.id.MemberID, ClusterID: n.id.ClusterID,
 		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
@@ -167,12 +179,22 @@ func Start(cfg Config) (n *Node, err error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	err = ms.Register(reg, metrics.Sources{
+		MemberID: n.id.MemberID, HasLeader: func() bool { return n.raft.LeaderID() != "" },
+		IsLeader: n.raft.IsLeader, IsLearner: n.raft.IsLearner,
+		CommittedIndex: n.raft.CommitIndex, AppliedIndex: n.raft.RaftAppliedIndex,
+		TTLExpiries:     func() uint64 { return n.store.Stats().ExpireCount },
+		WatchersDropped: n.store.DroppedWatchers,
+	}, metrics.Versions{Server: api.ServerVersion, Cluster: api.ClusterVersion})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %v", err)
+	}
 	if err := n.startQuorum(qcfg, reg); err != nil {
 		return nil, err
 	}
 	closers = append(closers, n.stopQuorum)
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, Relay: n.relay}
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, Metrics: ms, PeerDial: cfg.PeerDial, Relay: n.relay}
 	api := httpapi.New(n.server, hcfg)
 	var client http.Handler = api
 	if cfg.EnablePprof {
@@ -206,6 +228,25 @@ func Start(cfg Config) (n *Node, err error) {
 		"cluster", server.MemberIDString(n.id.ClusterID), "client", strings.Join(n.ClientURLs(), ","),
 		"peer", advertise, "metrics", strings.Join(n.MetricsURLs(), ","), "data-dir", cfg.DataDir)
 	return n, nil
+}
+
+// peerAddrs are the other members' raft addresses by member id, for the peer traffic labels.
+func (n *Node) peerAddrs() map[string]string {
+	rn := n.raftReady.Load()
+	if rn == nil {
+		return nil
+	}
+	servers, err := rn.Servers()
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]string, len(servers))
+	for _, s := range servers {
+		if string(s.ID) != rn.ID() {
+			out[string(s.ID)] = string(s.Address)
+		}
+	}
+	return out
 }
 
 // MetricsURLs are the URLs of the metrics listeners, with the real port when one listened on

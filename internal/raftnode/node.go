@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/hashicorp/raft"
 )
 
@@ -101,6 +102,8 @@ type Config struct {
 	// and with false when it stops being leader. Calls are serialised and
 	// must not block for long.
 	OnLeadership func(leader bool)
+	// Metrics is where the node counts what it observes (nil: an unregistered set).
+	Metrics *metrics.Set
 }
 
 // Node is one raft member.
@@ -184,20 +187,21 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	n.appends = &countingLogStore{LogStore: cache}
+	n.appends = &countingLogStore{LogStore: cache, m: cfg.Metrics}
 	n.logs = n.appends
 	hlog := newHCLog(n.log, "raft")
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
+	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
+	snaps := &measuredSnapshots{SnapshotStore: files, m: cfg.Metrics}
 
 	advertise := net.Addr(advertiseAddr(cfg.Advertise))
 	if cfg.Advertise == "" {
 		advertise = cfg.Listener.Addr()
 	}
 	stream := &streamLayer{muxView: n.mux.raft, advertise: advertise, tls: cfg.TLS, dial: cfg.Dial}
-	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	n.trans = newStatsTransport(cfg.Metrics, raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: transportPool,
 		Timeout: transportTimeout,
@@ -249,8 +253,10 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
 	n.verify.confirm = n.confirmLeadership
-	n.wg.Add(1)
+	n.verify.m = cfg.Metrics
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.countLeaderChanges()
 	n.log.Info("raft started", "advertise", advertise.String(), "existing_state", existing,
 		"bootstrap", !existing && len(cfg.Bootstrap) > 0)
 	return n, nil
@@ -259,6 +265,9 @@ func New(cfg Config) (n *Node, err error) {
 func applyDefaults(c *Config) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
 	}
 	if c.Dial == nil {
 		c.Dial = (&net.Dialer{}).DialContext
@@ -314,8 +323,14 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (interface{}, uint64, erro
 			return nil, 0, context.DeadlineExceeded
 		}
 	}
+	n.cfg.Metrics.ProposalsPending.Inc()
 	f := n.raft.Apply(cmd, enqueue)
-	if err := n.await(ctx, f); err != nil {
+	err := n.await(ctx, f)
+	n.cfg.Metrics.ProposalsPending.Dec()
+	if err != nil {
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopped) {
+			n.cfg.Metrics.ProposalsFailed.Inc()
+		}
 		return nil, 0, err
 	}
 	return f.Response(), f.Index(), nil
