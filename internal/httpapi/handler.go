@@ -163,6 +163,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd["Access-Control-Allow-Methods"] = corsAllowMethods
 	hd["Access-Control-Allow-Origin"] = corsAllowOrigin
 	hd[headerNode] = h.nodeName
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		defer h.logRequest(r, rec, time.Now())
+	}
 	if !h.peer && !h.waitReady(w, r) {
 		return
 	}
@@ -177,6 +182,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.mux.ServeHTTP(w, r)
 	}
+}
+
+// logRequest is the debug-level request log: one record per request, after its answer.
+func (h *Handler) logRequest(r *http.Request, rec *statusRecorder, start time.Time) {
+	h.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", rec.status()),
+		slog.Duration("duration", time.Since(start)), slog.String("remote", r.RemoteAddr))
 }
 
 // idString renders ids as etcd does: lower-case hex without padding.
