@@ -50,6 +50,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newGetCommand(g), newPutCommand(g), newRmCommand(g), newMkdirCommand(g),
 		newLsCommand(g), newWatchCommand(g), newMemberCommand(g), newClusterCommand(g), newHealthCommand(g))
 	root.AddCommand(newQuorumCommand())
+	root.AddCommand(newSnapshotCommand(g))
 	return root
 }
 

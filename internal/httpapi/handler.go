@@ -79,6 +79,8 @@ type Config struct {
 	// count (nil: an unregistered set).
 	Registry *prometheus.Registry
 	Metrics  *metrics.Set
+	// Snapshots serves backups (cairnctl snapshot save) on the client port; nil: none.
+	Snapshots Snapshotter
 	// PeerDial opens connections to other members (nil: the standard dialer).
 	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Relay carries a follower's keys writes to the leader (nil: they go as HTTP requests,
@@ -142,6 +144,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		h.mux.HandleFunc("/health", h.serveHealth)
 		h.mux.HandleFunc(livezPath, h.serveLivez)
 		h.mux.HandleFunc(readyzPath, h.serveReadyz)
+		h.mux.HandleFunc(api.SnapshotPath, h.serveSnapshot)
 		h.mux.HandleFunc("/v2/machines", h.serveMachines)
 		h.mux.HandleFunc("/v2/stats/self", h.serveSelfStats)
 		h.mux.HandleFunc("/v2/stats/store", h.serveStoreStats)

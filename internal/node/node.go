@@ -194,7 +194,8 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	closers = append(closers, n.stopQuorum)
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, Metrics: ms, PeerDial: cfg.PeerDial, Relay: n.relay}
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, Metrics: ms, PeerDial: cfg.PeerDial, Relay: n.relay,
+		Snapshots: n.fsm}
 	api := httpapi.New(n.server, hcfg)
 	var client http.Handler = api
 	if cfg.EnablePprof {
