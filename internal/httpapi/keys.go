@@ -33,7 +33,7 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		h.serveWatch(w, r, kr)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := getRecorder(w)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		h.serveGet(rec, r, kr)
@@ -41,6 +41,7 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		h.serveWrite(rec, r, kr, body)
 	}
 	h.metrics.observe(op, rec.status(), start)
+	putRecorder(rec)
 }
 
 func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, kr *keysRequest) {

@@ -104,6 +104,21 @@ func (m *httpMetrics) observe(op, code int, start time.Time) {
 	m.ops[op].successful.Observe(d)
 }
 
+// recorders are reused: a keys request is answered before its handler returns, so nothing
+// holds a recorder after putRecorder, and the hot path allocates none.
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
+
+func getRecorder(w http.ResponseWriter) *statusRecorder {
+	rec := recorders.Get().(*statusRecorder)
+	rec.ResponseWriter, rec.code = w, 0
+	return rec
+}
+
+func putRecorder(rec *statusRecorder) {
+	rec.ResponseWriter = nil
+	recorders.Put(rec)
+}
+
 // statusRecorder remembers the status a handler wrote, for the metrics and the request log.
 type statusRecorder struct {
 	http.ResponseWriter
