@@ -2,14 +2,16 @@
 # Installs what Cairn's tests need when it is missing, and says nothing when
 # everything is present:
 #   etcdctl (Debian etcd-client)  - the etcdctl compatibility tests
-#   etcd    (Debian etcd-server)  - CAIRN_COMPAT_TARGET=etcd, benchmarks against etcd
+#   etcd    (Debian etcd-server)  - CAIRN_COMPAT_TARGET=etcd, benchmarks against etcd, and
+#                                   the alert rules test/prometheus loads
+#   prometheus (Debian prometheus) - test/prometheus scrapes a cluster with it
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
-declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server)
+declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus)
 missing=()
-for bin in etcdctl etcd; do
+for bin in etcdctl etcd prometheus; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -34,6 +36,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null ||
 	die "apt-get install ${missing[*]} failed"
 
-for bin in etcdctl etcd; do
+for bin in etcdctl etcd prometheus; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
 done

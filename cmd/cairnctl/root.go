@@ -93,6 +93,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newQuorumCommand())
 	root.AddCommand(newUserCommand(g), newRoleCommand(g), newAuthCommand(g))
 	root.AddCommand(newVersionCommand())
+	root.AddCommand(newSnapshotCommand(g))
 	return root
 }
 

@@ -49,6 +49,8 @@ type Flags struct {
 	SnapshotCount    uint64
 	SnapshotInterval time.Duration
 
+	ListenMetricsURLs []string
+
 	LogFormat   string
 	LogLevel    string
 	EnablePprof bool
@@ -116,6 +118,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.ElectionTimeout, "election-timeout", 0, "raft election timeout in milliseconds (0: built-in default); heartbeats go out every tenth of it")
 	fs.Uint64Var(&f.SnapshotCount, "snapshot-count", 100000, "applied entries between two snapshots (log compaction)")
 	fs.DurationVar(&f.SnapshotInterval, "snapshot-interval", 30*time.Second, "how often to check whether --snapshot-count was reached")
+	fs.StringSliceVar(&f.ListenMetricsURLs, "listen-metrics-urls", nil, "plain-HTTP URLs serving /metrics, /health, /livez and /readyz (for scrapers and probes without client certificates)")
 	fs.BoolVar(&f.EnablePprof, "enable-pprof", false, "serve Go's runtime profiles under /debug/pprof/ on the client port, as etcd does")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -264,8 +267,9 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		DiscoverySRV: f.DiscoverySRV, DiscoverySRVName: f.DiscoverySRVName,
 		ClusterName: f.ClusterName, RackID: f.RackID, AdvertiseAlternateClientURLs: f.AdvertiseAlternateClientURLs,
 		ListenQuorumURL: f.ListenQuorumURL, QuorumHMACKeyFile: f.QuorumHMACKeyFile,
-		Limits:          httpapi.Limits{MaxKeyBytes: f.MaxKeyBytes, MaxValueBytes: f.MaxValueBytes, MaxRequestBytes: f.MaxRequestBytes},
-		ReadConsistency: f.ReadConsistency, RequestTimeout: f.RequestTimeout, EnablePprof: f.EnablePprof,
+		ListenMetricsURLs: f.ListenMetricsURLs,
+		Limits:            httpapi.Limits{MaxKeyBytes: f.MaxKeyBytes, MaxValueBytes: f.MaxValueBytes, MaxRequestBytes: f.MaxRequestBytes},
+		ReadConsistency:   f.ReadConsistency, RequestTimeout: f.RequestTimeout, EnablePprof: f.EnablePprof,
 		ElectionTimeout: et,
 		SnapshotCount:   f.SnapshotCount, SnapshotInterval: f.SnapshotInterval,
 		Logger: log,

@@ -113,3 +113,35 @@ func TestNodeConfigValidation(t *testing.T) {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
+
+func TestListenMetricsURLsFromEnvAndFile(t *testing.T) {
+	f, err := parse(t, nil, map[string]string{"CAIRN_LISTEN_METRICS_URLS": "http://127.0.0.1:9101,http://[::1]:9101"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.ListenMetricsURLs, ",") != "http://127.0.0.1:9101,http://[::1]:9101" {
+		t.Fatalf("from the environment: %v", f.ListenMetricsURLs)
+	}
+	file := filepath.Join(t.TempDir(), "cairn.yaml")
+	if err := os.WriteFile(file, []byte("listen-metrics-urls:\n  - http://127.0.0.1:9102\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err = parse(t, []string{"--config-file", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.Node(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.ListenMetricsURLs, ",") != "http://127.0.0.1:9102" {
+		t.Fatalf("from the file: %v", cfg.ListenMetricsURLs)
+	}
+	f, err = parse(t, []string{"--listen-metrics-urls", "https://127.0.0.1:9103"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Node(nil); err == nil || !strings.Contains(err.Error(), "--listen-metrics-urls") {
+		t.Fatalf("https metrics URL: got %v", err)
+	}
+}

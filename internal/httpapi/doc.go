@@ -1,6 +1,7 @@
 // Package httpapi serves Cairn's client HTTP API: etcd's v2 keys, members, stats, version and
 // health endpoints, byte-compatible with etcd 3.4, plus the peer-port endpoints that followers
-// use to reach the leader.
+// use to reach the leader, the /livez and /readyz probes, the metrics port's handler
+// (--listen-metrics-urls) and the backup endpoint (cairnctl snapshot save).
 //
 // It owns request parsing, validation against the configured limits, the one mapping from
 // internal errors to etcd's numeric codes and HTTP statuses (errors.go), and forwarding of

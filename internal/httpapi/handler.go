@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/fsm"
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
@@ -96,7 +97,12 @@ type Config struct {
 	// RequestTimeout bounds a write or a linearizable read, including waiting for a leader.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
-	Registry       *prometheus.Registry
+	// Registry is what /metrics serves (nil: no /metrics); Metrics is where the handlers
+	// count (nil: an unregistered set).
+	Registry *prometheus.Registry
+	Metrics  *metrics.Set
+	// Snapshots serves backups (cairnctl snapshot save) on the client port; nil: none.
+	Snapshots Snapshotter
 	// PeerDial opens connections to other members (nil: the standard dialer).
 	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// PeerTLS, when set, is the client side of TLS to other members' peer ports.
@@ -115,7 +121,8 @@ type Handler struct {
 	log     *slog.Logger
 	fwd     *forwarder
 	authn   *authenticator
-	metrics *metrics
+	metrics *httpMetrics
+	probe   probeState
 	mux     *http.ServeMux
 	peer    bool
 	// Header values fixed for the node's life, built once.
@@ -154,7 +161,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		nodeName: []string{b.Name()}, clusterID: []string{idString(b.ClusterID())}}
 	h.fwd = newForwarder(b, cfg.RequestTimeout, cfg.PeerDial, cfg.PeerTLS, cfg.Relay)
 	h.authn = newAuthenticator(b, cfg.Auth, cfg.Logger)
-	h.metrics = newMetrics(cfg.Registry, b)
+	h.metrics = newHTTPMetrics(cfg.Metrics)
 	h.registerCluster()
 	if peer {
 		h.mux.HandleFunc(server.ReadIndexPath, h.serveReadIndex)
@@ -164,6 +171,9 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		h.mux.HandleFunc(loginPath, h.serveLogin)
 		h.mux.HandleFunc("/version", h.serveVersion)
 		h.mux.HandleFunc("/health", h.serveHealth)
+		h.mux.HandleFunc(livezPath, h.serveLivez)
+		h.mux.HandleFunc(readyzPath, h.serveReadyz)
+		h.mux.HandleFunc(api.SnapshotPath, h.serveSnapshot)
 		h.mux.HandleFunc("/v2/machines", h.serveMachines)
 		h.mux.HandleFunc("/v2/stats/self", h.serveSelfStats)
 		h.mux.HandleFunc("/v2/stats/store", h.serveStoreStats)
@@ -185,6 +195,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd["Access-Control-Allow-Methods"] = corsAllowMethods
 	hd["Access-Control-Allow-Origin"] = corsAllowOrigin
 	hd[headerNode] = h.nodeName
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		defer h.logRequest(r, rec, time.Now())
+	}
 	if !h.peer && !h.waitReady(w, r) {
 		return
 	}
@@ -202,6 +217,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.mux.ServeHTTP(w, r)
 	}
+}
+
+// logRequest is the debug-level request log: one record per request, after its answer.
+func (h *Handler) logRequest(r *http.Request, rec *statusRecorder, start time.Time) {
+	h.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", rec.status()),
+		slog.Duration("duration", time.Since(start)), slog.String("remote", r.RemoteAddr))
 }
 
 // idString renders ids as etcd does: lower-case hex without padding.
@@ -229,13 +251,17 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 }
 
 // waitReady holds client requests until this node's member entry is committed, bounded by the
-// request timeout; /health answers at once, unhealthy.
+// request timeout; /health answers at once, unhealthy, and the probes answer at once for
+// themselves (alive, not ready).
 func (h *Handler) waitReady(w http.ResponseWriter, r *http.Request) bool {
 	ready := h.b.Ready()
 	select {
 	case <-ready:
 		return true
 	default:
+	}
+	if r.URL.Path == livezPath || r.URL.Path == readyzPath {
+		return true
 	}
 	if r.URL.Path == "/health" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -27,21 +27,25 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		writeKeyError(w, err)
 		return
 	}
+	op := keysOp(r.Method, kr.quorum)
+	h.metrics.ops[op].received.Inc()
 	if !h.keysAllowed(w, r, kr.key, kr.recursive) {
+		h.metrics.observe(op, http.StatusUnauthorized, start)
 		return
 	}
+	if kr.wait && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		h.serveWatch(w, r, kr)
+		return
+	}
+	rec := getRecorder(w)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if kr.wait {
-			h.serveWatch(w, r, kr)
-			return
-		}
-		h.serveGet(w, r, kr)
-		h.metrics.observe("get", start)
+		h.serveGet(rec, r, kr)
 	default:
-		h.serveWrite(w, r, kr, body)
-		h.metrics.observe("write", start)
+		h.serveWrite(rec, r, kr, body)
 	}
+	h.metrics.observe(op, rec.status(), start)
+	putRecorder(rec)
 }
 
 func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, kr *keysRequest) {
@@ -51,6 +55,7 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, kr *keysReque
 		err := h.b.ReadBarrier(ctx)
 		cancel()
 		if err != nil {
+			h.metrics.set.ReadIndexesFailed.Inc()
 			writeKeyError(w, err)
 			return
 		}

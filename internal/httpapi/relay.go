@@ -37,7 +37,7 @@ func relayBodyLimit(l Limits) int {
 func (h *Handler) RelayServer() *relay.Server {
 	return relay.NewServer(relay.ServerConfig{ClusterID: h.b.ClusterID(), MaxBody: relayBodyLimit(h.cfg.Limits),
 		Timeout: h.cfg.RequestTimeout, Handle: h.serveRelay, ReadIndex: h.relayReadIndex,
-		WaitCommit: h.relayWaitCommit, Logger: h.log})
+		WaitCommit: h.relayWaitCommit, Logger: h.log, Metrics: h.metrics.set})
 }
 
 // relayReadIndex is serveReadIndex for the relay.

@@ -26,11 +26,13 @@ func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := h.b.Health(ctx); err != nil {
+		h.metrics.set.HealthFailures.Inc()
 		h.log.Warn("health check failed", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"health":"false"}`))
 		return
 	}
+	h.metrics.set.HealthSuccess.Inc()
 	_, _ = w.Write([]byte(`{"health":"true"}`))
 }
 

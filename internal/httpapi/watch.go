@@ -16,8 +16,8 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keysReq
 		return
 	}
 	defer wt.Remove()
-	h.metrics.watchers.Inc()
-	defer h.metrics.watchers.Dec()
+	h.metrics.set.Watchers.Inc()
+	defer h.metrics.set.Watchers.Dec()
 
 	h.setRaftHeaders(w, wt.StartIndex())
 	w.Header().Set("Content-Type", "application/json")

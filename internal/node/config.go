@@ -55,6 +55,10 @@ type Config struct {
 	SnapshotInterval time.Duration // how often raft checks whether to snapshot
 	TrailingLogs     uint64        // log entries kept after a snapshot, for slow followers
 
+	// ListenMetricsURLs serve /metrics, /health, /livez and /readyz in plain HTTP
+	// (--listen-metrics-urls); port 0 picks a free port (MetricsURLs tells which).
+	ListenMetricsURLs []string
+
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	// EnablePprof serves /debug/pprof/ on the client port.
@@ -164,6 +168,15 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateTLS(); err != nil {
 		return err
+	}
+	for _, u := range c.ListenMetricsURLs {
+		pu, err := parseURL(u)
+		if err != nil {
+			return fmt.Errorf("--listen-metrics-urls: %v", err)
+		}
+		if pu.Scheme != "http" {
+			return fmt.Errorf("--listen-metrics-urls: %q: the metrics port serves plain HTTP only (use http://)", u)
+		}
 	}
 	if c.DiscoverySRV != "" {
 		if c.InitialCluster != "" {

@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/fastpath"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/httpapi"
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/cairn-io/cairn/internal/raftnode"
 	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
@@ -40,10 +43,15 @@ type Node struct {
 	clientLns  []net.Listener
 	clientSrvs []*fastpath.Server
 	peerSrv    *http.Server
+	metricsLns []net.Listener
+	metricsSrv *http.Server
 	relay      *relay.Client // this node's writes and read-index requests to the leader
 	relaySrv   *relay.Server // the other members' writes, when this node leads
 	// cancelWatches ends held watch requests so the client servers can drain.
 	cancelWatches context.CancelFunc
+
+	// raftReady holds raft once started, for the peer traffic labels (dials start before).
+	raftReady atomic.Pointer[raftnode.Node]
 
 	stopOnce sync.Once
 	stopErr  error
@@ -118,11 +126,23 @@ func Start(cfg Config) (n *Node, err error) {
 			ln.Close()
 		}
 	})
+	for _, u := range cfg.ListenMetricsURLs {
+		ln, err := listen(u)
+		if err != nil {
+			return nil, fmt.Errorf("--listen-metrics-urls: %v", err)
+		}
+		n.metricsLns = append(n.metricsLns, ln)
+		closers = append(closers, func() { ln.Close() })
+	}
 
 	if cfg.PeerDial == nil {
 		cfg.PeerDial = peerDialer(cfg.ListenPeerURLs[0], cfg.Resolver)
-		n.cfg.PeerDial = cfg.PeerDial
 	}
+	// Every peer connection, both ways, counts as traffic with that member.
+	ms := metrics.New()
+	peerLn = ms.Listener(peerLn, n.peerAddrs)
+	cfg.PeerDial = ms.Dialer(cfg.PeerDial, n.peerAddrs)
+	n.cfg.PeerDial = cfg.PeerDial
 	peerClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		DialContext: cfg.PeerDial, TLSClientConfig: tlsCfgs.peerClient}}
 	bootstrap, err := n.resolveIdentity(peerClient)
@@ -150,17 +170,18 @@ func Start(cfg Config) (n *Node, err error) {
 		TrailingLogs: cfg.TrailingLogs, HeartbeatTimeout: cfg.ElectionTimeout,
 		ElectionTimeout: cfg.ElectionTimeout, Logger: log, FSM: n.fsm,
 		AppliedIndex: n.fsm.AppliedIndex, Dial: cfg.PeerDial, ForceNewCluster: cfg.ForceNewCluster,
-		TLS: tlsCfgs.peerServer, DialTLS: tlsCfgs.peerClient,
+		TLS: tlsCfgs.peerServer, DialTLS: tlsCfgs.peerClient, Metrics: ms,
 	})
 	if err != nil {
 		return nil, err
 	}
+	n.raftReady.Store(n.raft)
 	closers = append(closers, func() { n.raft.Shutdown() })
 	if err := n.id.save(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("saving member identity: %v", err)
 	}
 
-	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log})
+	n.relay = relay.NewClient(relay.ClientConfig{ClusterID: n.id.ClusterID, Dial: n.raft.DialRelay, Logger: log, Metrics: ms})
 	n.server = server.New(server.Config{
 		Name: cfg.Name, MemberID: n.id.MemberID, ClusterID: n.id.ClusterID,
 		PeerURLs: cfg.InitialAdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
@@ -178,6 +199,16 @@ func Start(cfg Config) (n *Node, err error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	err = ms.Register(reg, metrics.Sources{
+		MemberID: n.id.MemberID, HasLeader: func() bool { return n.raft.LeaderID() != "" },
+		IsLeader: n.raft.IsLeader, IsLearner: n.raft.IsLearner,
+		CommittedIndex: n.raft.CommitIndex, AppliedIndex: n.raft.RaftAppliedIndex,
+		TTLExpiries:     func() uint64 { return n.store.Stats().ExpireCount },
+		WatchersDropped: n.store.DroppedWatchers,
+	}, metrics.Versions{Server: api.ServerVersion, Cluster: api.ClusterVersion})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %v", err)
+	}
 	if err := n.startQuorum(qcfg, reg); err != nil {
 		return nil, err
 	}
@@ -187,9 +218,10 @@ func Start(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	hcfg := httpapi.Config{Limits: cfg.Limits, Serializable: cfg.ReadConsistency == "serializable",
-		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, PeerDial: cfg.PeerDial, PeerTLS: tlsCfgs.peerClient, Relay: n.relay,
-		Auth: authCfg}
-	var client http.Handler = httpapi.New(n.server, hcfg)
+		RequestTimeout: cfg.RequestTimeout, Logger: log, Registry: reg, Metrics: ms, PeerDial: cfg.PeerDial,
+		PeerTLS: tlsCfgs.peerClient, Relay: n.relay, Auth: authCfg, Snapshots: n.fsm}
+	clientAPI := httpapi.New(n.server, hcfg)
+	var client http.Handler = clientAPI
 	if cfg.EnablePprof {
 		client = withPprof(client)
 	}
@@ -213,9 +245,13 @@ func Start(cfg Config) (n *Node, err error) {
 	go serve(log, n.peerSrv, n.raft.PeerHTTPListener())
 	n.relaySrv = peer.RelayServer()
 	go n.relaySrv.Serve(n.raft.RelayListener())
+	n.metricsSrv = &http.Server{Handler: clientAPI.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	for _, ln := range n.metricsLns {
+		go serve(log, n.metricsSrv, ln)
+	}
 	log.Info("cairn node started", "member", server.MemberIDString(n.id.MemberID),
 		"cluster", server.MemberIDString(n.id.ClusterID), "client", strings.Join(n.ClientURLs(), ","),
-		"peer", advertise, "data-dir", cfg.DataDir)
+		"peer", advertise, "metrics", strings.Join(n.MetricsURLs(), ","), "data-dir", cfg.DataDir)
 	go func() {
 		// The auth state is known once this member has caught up with the log.
 		select {
@@ -225,6 +261,35 @@ func Start(cfg Config) (n *Node, err error) {
 		}
 	}()
 	return n, nil
+}
+
+// peerAddrs are the other members' raft addresses by member id, for the peer traffic labels.
+func (n *Node) peerAddrs() map[string]string {
+	rn := n.raftReady.Load()
+	if rn == nil {
+		return nil
+	}
+	servers, err := rn.Servers()
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]string, len(servers))
+	for _, s := range servers {
+		if string(s.ID) != rn.ID() {
+			out[string(s.ID)] = string(s.Address)
+		}
+	}
+	return out
+}
+
+// MetricsURLs are the URLs of the metrics listeners, with the real port when one listened on
+// port 0.
+func (n *Node) MetricsURLs() []string {
+	var out []string
+	for _, ln := range n.metricsLns {
+		out = append(out, "http://"+ln.Addr().String())
+	}
+	return out
 }
 
 func serve(log *slog.Logger, srv interface{ Serve(net.Listener) error }, ln net.Listener) {
@@ -296,6 +361,7 @@ func (n *Node) Stop() error {
 				srv.Close()
 			}
 		}
+		n.metricsSrv.Close()
 		n.server.Stop()
 		n.stopErr = n.raft.Shutdown()
 		n.peerSrv.Close()
@@ -365,6 +431,7 @@ func (n *Node) Kill() {
 		for _, srv := range n.clientSrvs {
 			srv.Close()
 		}
+		n.metricsSrv.Close()
 		n.peerSrv.Close()
 		n.relaySrv.Close()
 		n.relay.Close()

@@ -12,6 +12,7 @@ import (
 // first; a failing packet costs no allocation and gets no reply.
 func (s *Server) handle(pkt []byte, from netip.AddrPort) {
 	s.counters.received.Add(1)
+	s.counters.promReceived.Inc()
 	if len(pkt) > s.cfg.MaxPacketSize {
 		s.counters.drop(dropOversized)
 		return

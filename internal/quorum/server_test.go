@@ -316,14 +316,17 @@ func TestMetricsGoToTheGivenRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	found, received := false, false
 	for _, mf := range mfs {
 		if mf.GetName() == "cairn_quorum_replies_total" && mf.GetMetric()[0].GetCounter().GetValue() == 1 {
 			found = true
 		}
+		if mf.GetName() == "cairn_quorum_received_packets_total" && mf.GetMetric()[0].GetCounter().GetValue() == 1 {
+			received = true
+		}
 	}
-	if !found {
-		t.Fatal("cairn_quorum_replies_total not 1 on the given registry")
+	if !found || !received {
+		t.Fatalf("cairn_quorum_replies_total (%v) or cairn_quorum_received_packets_total (%v) not 1 on the given registry", found, received)
 	}
 	// A second server on the same registry would silently share or lose counters.
 	if s2, err := New(Config{Key: testKey, ListenAddr: "127.0.0.1:0", Registerer: reg}, newMemSource("n2", 1)); err == nil {

@@ -3,6 +3,7 @@ package quorum
 import (
 	"sync/atomic"
 
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -39,25 +40,21 @@ type counters struct {
 	received, answered, sendErrors atomic.Uint64
 	drops                          [numDropReasons]atomic.Uint64
 
-	promDrops   [numDropReasons]prometheus.Counter
-	promReplies *prometheus.CounterVec
+	promDrops    [numDropReasons]prometheus.Counter
+	promReplies  *prometheus.CounterVec
+	promReceived prometheus.Counter
 }
 
 func newCounters(reg prometheus.Registerer) (*counters, error) {
 	c := &counters{}
-	drops := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cairn_quorum_dropped_packets_total",
-		Help: "Quorum-query packets dropped without a reply, by reason.",
-	}, []string{"reason"})
-	c.promReplies = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cairn_quorum_replies_total",
-		Help: "Quorum-query replies sent, by query type and status.",
-	}, []string{"type", "status"})
+	drops := metrics.NewQuorumDropped()
+	c.promReplies = metrics.NewQuorumReplies()
+	c.promReceived = metrics.NewQuorumReceived()
 	for i, l := range dropLabels {
 		c.promDrops[i] = drops.WithLabelValues(l)
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{drops, c.promReplies} {
+		for _, col := range []prometheus.Collector{drops, c.promReplies, c.promReceived} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -2,12 +2,15 @@ package raftnode
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 )
 
 // hclog's own hclogslog goes the other way (an slog handler over hclog);
@@ -53,7 +56,72 @@ func (a *slogHCLog) Log(level hclog.Level, msg string, args ...interface{}) {
 	if level == hclog.Off {
 		return
 	}
-	a.l.Log(context.Background(), toSlogLevel(level), msg, args...)
+	a.l.Log(context.Background(), toSlogLevel(level), msg, structured(args)...)
+}
+
+// structured turns hclog's value wrappers into plain values, so that every record is a
+// proper key/value record: hclog.Fmt("%+v", servers) would otherwise reach slog as a
+// slice holding the format string and the servers.
+func structured(args []interface{}) []interface{} {
+	var out []interface{}
+	for i, v := range args {
+		nv := plainValue(v)
+		if out == nil && nv != v {
+			out = append(make([]interface{}, 0, len(args)), args[:i]...)
+		}
+		if out != nil {
+			out = append(out, nv)
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+func plainValue(v interface{}) interface{} {
+	switch x := v.(type) {
+	case hclog.Format:
+		if len(x) == 1 || len(x) == 2 {
+			if servers, ok := x[len(x)-1].([]raft.Server); ok {
+				return serversString(servers)
+			}
+		}
+		if len(x) > 0 {
+			if f, ok := x[0].(string); ok {
+				return fmt.Sprintf(f, x[1:]...)
+			}
+		}
+		return fmt.Sprint([]interface{}(x)...)
+	case hclog.Hex:
+		return "0x" + strconv.FormatInt(int64(x), 16)
+	case hclog.Octal:
+		return "0" + strconv.FormatInt(int64(x), 8)
+	case hclog.Binary:
+		return "0b" + strconv.FormatInt(int64(x), 2)
+	case hclog.Quote:
+		return string(x)
+	case []raft.Server:
+		return serversString(x)
+	case raft.Configuration:
+		return serversString(x.Servers)
+	}
+	return v
+}
+
+// serversString renders a raft configuration as id=address pairs, non-voters marked.
+func serversString(servers []raft.Server) string {
+	var b strings.Builder
+	for i, s := range servers {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(s.ID) + "=" + string(s.Address))
+		if s.Suffrage != raft.Voter {
+			b.WriteString("(" + s.Suffrage.String() + ")")
+		}
+	}
+	return b.String()
 }
 
 func (a *slogHCLog) Trace(msg string, args ...interface{}) { a.Log(hclog.Trace, msg, args...) }
@@ -72,7 +140,7 @@ func (a *slogHCLog) IsError() bool             { return a.enabled(slog.LevelErro
 func (a *slogHCLog) ImpliedArgs() []interface{} { return a.implied }
 
 func (a *slogHCLog) With(args ...interface{}) hclog.Logger {
-	return derive(a.base.With(args...), a.name, append(append([]interface{}{}, a.implied...), args...))
+	return derive(a.base.With(structured(args)...), a.name, append(append([]interface{}{}, a.implied...), args...))
 }
 
 func (a *slogHCLog) Name() string { return a.name }

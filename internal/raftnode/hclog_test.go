@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 )
 
 func records(t *testing.T, buf *bytes.Buffer) []map[string]any {
@@ -73,5 +74,26 @@ func TestHCLogToSlog(t *testing.T) {
 	tl.Trace("t")
 	if r := records(t, &tbuf); len(r) != 1 || r[0]["level"] != "DEBUG-4" || !tl.IsTrace() {
 		t.Fatalf("trace record %v", r)
+	}
+}
+
+// raft logs its configuration through hclog.Fmt("%+v", servers); it must arrive as one plain
+// value, not as a slice holding the format string.
+func TestHCLogValuesArePlain(t *testing.T) {
+	var buf bytes.Buffer
+	l := newHCLog(slog.New(slog.NewJSONHandler(&buf, nil)), "raft")
+	servers := []raft.Server{{Suffrage: raft.Voter, ID: "a1", Address: "127.0.0.1:2380"},
+		{Suffrage: raft.Nonvoter, ID: "b2", Address: "127.0.0.1:2480"}}
+	l.Info("initial configuration", "index", 1, "servers", hclog.Fmt("%+v", servers))
+	l.With("tag", hclog.Fmt("%d-%s", 7, "x")).Info("formatted", "id", hclog.Hex(255), "q", hclog.Quote("v"))
+	got := records(t, &buf)
+	if len(got) != 2 {
+		t.Fatalf("records %v", got)
+	}
+	if s := got[0]["servers"]; s != "a1=127.0.0.1:2380,b2=127.0.0.1:2480(Nonvoter)" {
+		t.Fatalf("servers = %#v", s)
+	}
+	if got[1]["tag"] != "7-x" || got[1]["id"] != "0xff" || got[1]["q"] != "v" {
+		t.Fatalf("formatted record %v", got[1])
 	}
 }

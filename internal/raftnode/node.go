@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/hashicorp/raft"
 )
 
@@ -111,6 +112,8 @@ type Config struct {
 	// and with false when it stops being leader. Calls are serialised and
 	// must not block for long.
 	OnLeadership func(leader bool)
+	// Metrics is where the node counts what it observes (nil: an unregistered set).
+	Metrics *metrics.Set
 }
 
 // Node is one raft member.
@@ -200,14 +203,14 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
 	n.learn = newCommitLearner()
-	n.appends = &countingLogStore{LogStore: cache, stored: n.learn.logStored}
+	n.appends = &countingLogStore{LogStore: cache, stored: n.learn.logStored, m: cfg.Metrics}
 	n.logs = n.appends
 	hlog := newHCLog(n.log, "raft")
 	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetained, hlog.Named("snapshot"))
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
-	if n.snaps, err = newSnapshotStore(files); err != nil {
+	if n.snaps, err = newSnapshotStore(&measuredSnapshots{SnapshotStore: files, m: cfg.Metrics}); err != nil {
 		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
 	snaps := n.snaps
@@ -218,7 +221,7 @@ func New(cfg Config) (n *Node, err error) {
 		advertise = cfg.Listener.Addr()
 	}
 	stream := &streamLayer{muxView: n.mux.raft, advertise: advertise, tls: cfg.dialTLS(), dial: cfg.Dial}
-	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	n.trans = newStatsTransport(cfg.Metrics, raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: transportPool,
 		Timeout: transportTimeout,
@@ -273,8 +276,10 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
 	n.verify.confirm = n.confirmLeadership
-	n.wg.Add(3)
+	n.verify.m = cfg.Metrics
+	n.wg.Add(4)
 	go n.watchLeadership()
+	go n.countLeaderChanges()
 	go n.snapshotWhenDue()
 	go n.learnLoop()
 	n.log.Info("raft started", "advertise", advertise.String(), "existing_state", existing,
@@ -285,6 +290,9 @@ func New(cfg Config) (n *Node, err error) {
 func applyDefaults(c *Config) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
 	}
 	if c.Dial == nil {
 		c.Dial = (&net.Dialer{}).DialContext
@@ -353,8 +361,14 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (interface{}, uint64, erro
 			return nil, 0, context.DeadlineExceeded
 		}
 	}
+	n.cfg.Metrics.ProposalsPending.Inc()
 	f := n.raft.Apply(cmd, enqueue)
-	if err := n.await(ctx, f); err != nil {
+	err := n.await(ctx, f)
+	n.cfg.Metrics.ProposalsPending.Dec()
+	if err != nil {
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopped) {
+			n.cfg.Metrics.ProposalsFailed.Inc()
+		}
 		return nil, 0, err
 	}
 	return f.Response(), f.Index(), nil

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/hashicorp/raft"
 )
 
@@ -238,6 +239,7 @@ func (n *Node) confirmLeadership() error {
 type verifier struct {
 	confirm func() error // one leadership confirmation round
 	rounds  atomic.Uint64
+	m       *metrics.Set
 
 	mu       sync.Mutex
 	inFlight bool
@@ -245,8 +247,9 @@ type verifier struct {
 }
 
 type round struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
+	reads int // reads waiting on this round, for the batch-size histogram
 }
 
 func (v *verifier) wait(ctx context.Context) error {
@@ -256,6 +259,7 @@ func (v *verifier) wait(ctx context.Context) error {
 		r = &round{done: make(chan struct{})}
 		v.next = r
 	}
+	r.reads++
 	if !v.inFlight {
 		v.startLocked()
 	}
@@ -273,6 +277,10 @@ func (v *verifier) startLocked() {
 	v.next = nil
 	v.inFlight = true
 	v.rounds.Add(1)
+	if v.m != nil {
+		v.m.ReadIndexRounds.Inc()
+		v.m.ReadIndexBatch.Observe(float64(r.reads))
+	}
 	go func() {
 		r.err = v.confirm()
 		close(r.done)

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/metrics"
 	"github.com/hashicorp/raft"
 )
 
@@ -69,6 +70,7 @@ func (p *peerStats) export() FollowerStats {
 // target. Everything else passes through unchanged.
 type statsTransport struct {
 	*raft.NetworkTransport
+	m *metrics.Set
 
 	sent, recv   rateCounter
 	consumer     chan raft.RPC
@@ -87,8 +89,8 @@ var (
 	_ raft.WithPreVote = (*statsTransport)(nil)
 )
 
-func newStatsTransport(t *raft.NetworkTransport) *statsTransport {
-	return &statsTransport{NetworkTransport: t, peers: map[raft.ServerID]*peerStats{}, changed: make(chan struct{}),
+func newStatsTransport(m *metrics.Set, t *raft.NetworkTransport) *statsTransport {
+	return &statsTransport{NetworkTransport: t, m: m, peers: map[raft.ServerID]*peerStats{}, changed: make(chan struct{}),
 		consumer: make(chan raft.RPC), stopRelay: make(chan struct{})}
 }
 
@@ -134,7 +136,13 @@ func (t *statsTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 	if err == nil && resp.Term == args.Term {
 		ackTerm = args.Term
 	}
-	t.record(id, start, time.Since(start), err, ackTerm)
+	d := time.Since(start)
+	t.record(id, start, d, err, ackTerm)
+	if err != nil {
+		t.m.HeartbeatSendFailures.Inc()
+	} else {
+		t.m.PeerRTT.WithLabelValues(string(id)).Observe(d.Seconds())
+	}
 	return err
 }
 
@@ -215,6 +223,7 @@ func (t *statsTransport) lastContact(id raft.ServerID) time.Time {
 // group commit batches concurrent writes.
 type countingLogStore struct {
 	raft.LogStore
+	m                *metrics.Set
 	appends, entries atomic.Uint64
 	// stored, when set, hears the last index of every successful append (commit.go).
 	stored func(last uint64)
@@ -227,9 +236,19 @@ func (c *countingLogStore) StoreLog(l *raft.Log) error {
 func (c *countingLogStore) StoreLogs(logs []*raft.Log) error {
 	c.appends.Add(1)
 	c.entries.Add(uint64(len(logs)))
+	bytes := 0
+	for _, l := range logs {
+		bytes += len(l.Data) + len(l.Extensions)
+	}
+	// raft-wal writes and fsyncs the batch before StoreLogs returns: its time is the fsync's.
+	start := time.Now()
 	err := c.LogStore.StoreLogs(logs)
-	if err == nil && c.stored != nil && len(logs) > 0 {
-		c.stored(logs[len(logs)-1].Index)
+	if err == nil {
+		c.m.WALFsync.Observe(metrics.Since(start))
+		c.m.WALWriteBytes.Add(float64(bytes))
+		if c.stored != nil && len(logs) > 0 {
+			c.stored(logs[len(logs)-1].Index)
+		}
 	}
 	return err
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cairn-io/cairn/internal/metrics"
 )
 
 // ClientConfig configures a follower's side.
@@ -27,6 +29,8 @@ type ClientConfig struct {
 	// DialTimeout bounds a dial plus handshake (default 5s), within the request's own deadline.
 	DialTimeout time.Duration
 	Logger      *slog.Logger
+	// Metrics counts the frames (nil: an unregistered set).
+	Metrics *metrics.Set
 }
 
 // Client relays requests to whichever member the caller names as leader, over a few persistent
@@ -55,6 +59,9 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
 	}
 	return &Client{cfg: cfg}
 }
@@ -256,7 +263,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	_ = nc.SetDeadline(time.Time{})
 	cn := &conn{
 		nc: nc, br: bufio.NewReaderSize(nc, 32<<10), bw: bufio.NewWriterSize(nc, 32<<10),
-		maxRequest: h.maxRequest, maxReply: c.cfg.MaxReply, log: c.cfg.Logger,
+		maxRequest: h.maxRequest, maxReply: c.cfg.MaxReply, log: c.cfg.Logger, m: c.cfg.Metrics,
 		pending: map[uint64]*call{}, wake: make(chan struct{}, 1),
 	}
 	cn.lastRead.Store(time.Now().UnixNano())
@@ -306,6 +313,7 @@ type conn struct {
 	maxRequest uint32
 	maxReply   int
 	log        *slog.Logger
+	m          *metrics.Set
 	// lastRead is when a frame last arrived (unix nanos): a request that times out with
 	// nothing read since it was sent suggests a connection that went silent.
 	lastRead atomic.Int64
@@ -409,17 +417,19 @@ func (cn *conn) take(buf [][]byte) ([][]byte, bool) {
 }
 
 func (cn *conn) writeLoop() {
-	err := writeLoop(cn.bw, cn.wake, cn.take)
+	err := writeLoop(cn.bw, cn.wake, cn.take, cn.m)
 	cn.fail(err)
 }
 
 func (cn *conn) readLoop() {
+	recv := cn.m.RelayFrames.WithLabelValues("received")
 	for {
 		p, err := readFrame(cn.br, cn.maxReply)
 		if err != nil {
 			cn.fail(err)
 			return
 		}
+		recv.Inc()
 		cn.lastRead.Store(time.Now().UnixNano())
 		id, r, err := decodeReply(p)
 		if err != nil {

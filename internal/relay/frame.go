@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/cairn-io/cairn/internal/metrics"
 )
 
 // Wire format, all integers big-endian.
@@ -313,7 +315,8 @@ func readFrame(br *bufio.Reader, limit int) ([]byte, error) {
 // writeLoop writes the frames take hands it until take reports the connection closed or a
 // write fails. It flushes only once take has nothing more, so frames queued while a write was
 // under way go out together in one syscall.
-func writeLoop(bw *bufio.Writer, wake <-chan struct{}, take func([][]byte) ([][]byte, bool)) error {
+func writeLoop(bw *bufio.Writer, wake <-chan struct{}, take func([][]byte) ([][]byte, bool), m *metrics.Set) error {
+	sent := m.RelayFrames.WithLabelValues("sent")
 	var batch [][]byte
 	for range wake {
 		for {
@@ -331,6 +334,7 @@ func writeLoop(bw *bufio.Writer, wake <-chan struct{}, take func([][]byte) ([][]
 				}
 				batch[i] = nil
 			}
+			sent.Add(float64(len(batch)))
 		}
 		if err := bw.Flush(); err != nil {
 			return err

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cairn-io/cairn/internal/metrics"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -139,7 +141,7 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 	out := &countingWriter{}
 	wake := make(chan struct{}, 1)
 	done := make(chan error)
-	go func() { done <- writeLoop(bufio.NewWriterSize(out, 32<<10), wake, take) }()
+	go func() { done <- writeLoop(bufio.NewWriterSize(out, 32<<10), wake, take, metrics.New()) }()
 	signal(wake)
 	signal(wake) // a second wake-up finds nothing and writes nothing
 	waitFor(t, "the frames to be written", func() bool {

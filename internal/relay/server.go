@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/cairn-io/cairn/internal/metrics"
 )
 
 // ServerConfig configures the leader's side.
@@ -35,6 +37,8 @@ type ServerConfig struct {
 	// HandshakeTimeout bounds the wait for a new connection's hello (default 10s).
 	HandshakeTimeout time.Duration
 	Logger           *slog.Logger
+	// Metrics counts the frames (nil: an unregistered set).
+	Metrics *metrics.Set
 }
 
 // Server answers relayed requests on the connections a listener hands it.
@@ -60,6 +64,9 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
 	}
 	return &Server{cfg: cfg, conns: map[*serverConn]struct{}{}}
 }
@@ -143,12 +150,13 @@ func (sc *serverConn) serve() {
 	sc.wg.Add(1)
 	go func() {
 		defer sc.wg.Done()
-		if err := writeLoop(bw, sc.wake, sc.take); err != nil && !errors.Is(err, ErrClosed) {
+		if err := writeLoop(bw, sc.wake, sc.take, s.cfg.Metrics); err != nil && !errors.Is(err, ErrClosed) {
 			s.cfg.Logger.Debug("relay connection: write failed", "remote", sc.nc.RemoteAddr().String(), "err", err)
 		}
 		sc.close()
 	}()
 	limit := requestPayloadLen(s.cfg.MaxBody)
+	recv := s.cfg.Metrics.RelayFrames.WithLabelValues("received")
 	for {
 		p, err := readFrame(br, limit)
 		if err != nil {
@@ -157,6 +165,7 @@ func (sc *serverConn) serve() {
 			}
 			return
 		}
+		recv.Inc()
 		id, req, err := decodeRequest(p)
 		if err != nil {
 			s.cfg.Logger.Warn("relay connection dropped", "remote", sc.nc.RemoteAddr().String(), "err", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // streamBuffer is how many undelivered events a stream watcher may queue
@@ -56,6 +57,8 @@ type hub struct {
 	mu    sync.Mutex
 	paths map[string]*watcherList
 	count int
+	// overflowed counts watchers dropped because they fell behind (their buffer was full).
+	overflowed atomic.Uint64
 }
 
 func newHub() *hub { return &hub{paths: make(map[string]*watcherList)} }
@@ -119,6 +122,7 @@ func (h *hub) deliver(w *Watcher, e *Event) {
 			h.unlink(w)
 		}
 	default:
+		h.overflowed.Add(1)
 		h.drop(w)
 	}
 }
@@ -253,6 +257,9 @@ func (s *Store) Watch(key string, recursive, stream bool, sinceIndex uint64) (*W
 	s.hub.mu.Unlock()
 	return w, nil
 }
+
+// DroppedWatchers counts the watchers dropped because they fell behind the events.
+func (s *Store) DroppedWatchers() uint64 { return s.hub.overflowed.Load() }
 
 // WatcherCount is the number of registered watchers.
 func (s *Store) WatcherCount() int {
