@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/internal/node"
+	"github.com/cairn-io/cairn/test/ports"
 )
 
 // Cluster is N in-process nodes.
@@ -248,19 +249,15 @@ func (c *Cluster) RestartWith(i int, change func(*node.Config)) {
 	if m.Running() {
 		c.t.Fatalf("restart %s: still running", m.Name)
 	}
-	var clientLn, peerLn net.Listener
-	CheckFor(c.t, 10*time.Second, 50*time.Millisecond, func() error {
-		var err error
-		if clientLn == nil {
-			if clientLn, err = net.Listen("tcp", strings.TrimPrefix(m.ClientURL, "http://")); err != nil {
-				return err
-			}
-		}
-		if peerLn, err = net.Listen("tcp", strings.TrimPrefix(m.PeerURL, "http://")); err != nil {
-			return err
-		}
-		return nil
-	})
+	clientLn, err := ports.Listen(strings.TrimPrefix(m.ClientURL, "http://"), 10*time.Second)
+	if err != nil {
+		c.t.Fatalf("restart %s: %v", m.Name, err)
+	}
+	peerLn, err := ports.Listen(strings.TrimPrefix(m.PeerURL, "http://"), 10*time.Second)
+	if err != nil {
+		clientLn.Close()
+		c.t.Fatalf("restart %s: %v", m.Name, err)
+	}
 	if err := m.start(clientLn, peerLn); err != nil {
 		c.t.Fatalf("restart %s: %v", m.Name, err)
 	}
