@@ -5,14 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/store"
+	"github.com/cairn-io/cairn/test/vectors"
 )
 
 // The raft log and snapshots outlive the build that wrote them: a member restarted on a new
@@ -22,26 +20,9 @@ import (
 // round-trip test still passes). A deliberate format change adds a new encoding version with
 // new vectors and keeps these decoding.
 
-// readVector reads testdata/vectors/<name>.hex: hex digits, whitespace and #-comments.
-func readVector(t *testing.T, name string, want []byte) []byte {
+func readVector(t *testing.T, name string, now []byte) []byte {
 	t.Helper()
-	path := filepath.Join("testdata", "vectors", name+".hex")
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("no frozen vector %s (%v): a new encoding needs one; today's bytes are\n%s", path, err, hex.Dump(want))
-	}
-	var digits strings.Builder
-	for _, line := range strings.Split(string(text), "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		digits.WriteString(strings.Join(strings.Fields(line), ""))
-	}
-	b, err := hex.DecodeString(digits.String())
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return b
+	return vectors.Read(t, name, now)
 }
 
 // commandVectors has one entry per command type, and one per flag and optional field.
