@@ -6,7 +6,7 @@ BIN       := bin
 PKGS      := ./...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-etcd deps vet fmt-check unit cluster bench-compare bench clean robustness
+.PHONY: all build test test-etcd fuzz deps vet fmt-check unit cluster bench-compare bench clean robustness
 
 all: build
 
@@ -28,6 +28,14 @@ vet:
 test: deps fmt-check vet build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 	$(MAKE) --no-print-directory test-etcd
+	FUZZBUDGET=$(TEST_FUZZBUDGET) GO=$(GO) bash scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME each (plain `go test` above already replays their seed corpora
+# and the inputs that once failed). `make test` fuzzes for TEST_FUZZBUDGET seconds in all.
+FUZZTIME ?= 30s
+TEST_FUZZBUDGET ?= 100
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 # test/compat against etcd 3.4 itself: the expectations written by hand for Cairn must hold for
 # the real thing too. `make test` runs it after the Cairn run.

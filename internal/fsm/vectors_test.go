@@ -77,7 +77,7 @@ func TestCommandVectors(t *testing.T) {
 // snapshotVector is an FSM snapshot of a small state. Directories hold one child each and the
 // member table one member: the store and the member table are maps, and the encoder writes
 // them in map order, so only such a state has exactly one encoding to compare against.
-func snapshotVector(t *testing.T) *harness {
+func snapshotVector(t testing.TB) *harness {
 	h := newHarness(t)
 	h.mustApply(Command{Type: CmdMemberSet, Member: &Member{ID: 0x8e9e05c52164694d, Name: "n1",
 		PeerURLs: []string{"http://10.0.0.1:2380"}, ClientURLs: []string{"http://10.0.0.1:2379"}, Rack: 2}})
