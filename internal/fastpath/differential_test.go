@@ -324,4 +324,3 @@ func FuzzDifferential(f *testing.F) {
 
 // newDiscardLog keeps net/http's complaints about bad requests out of the test output.
 func newDiscardLog() *log.Logger { return log.New(io.Discard, "", 0) }
-

@@ -220,8 +220,8 @@ type conn struct {
 	// served is set once a request was answered here: net/http too treats the first request
 	// of a connection apart.
 	served bool
-	req  request
-	resp response
+	req    request
+	resp   response
 }
 
 func (c *conn) serve() {
