@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/cairn-io/cairn/internal/version.version=$(VERSION) -X github.com/cairn-io/cairn/internal/version.commit=$(COMMIT)
 
-.PHONY: all build test deps vet fmt-check unit cluster bench-compare bench-auth bench clean robustness
+.PHONY: all build test test-etcd fuzz deps vet fmt-check unit cluster bench-compare bench-auth bench clean robustness
 
 all: build
 
@@ -31,6 +31,20 @@ vet:
 # client, under the race detector.
 test: deps fmt-check vet build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(MAKE) --no-print-directory test-etcd
+	FUZZBUDGET=$(TEST_FUZZBUDGET) GO=$(GO) bash scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME each (plain `go test` above already replays their seed corpora
+# and the inputs that once failed). `make test` fuzzes for TEST_FUZZBUDGET seconds in all.
+FUZZTIME ?= 30s
+TEST_FUZZBUDGET ?= 100
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
+
+# test/compat against etcd 3.4 itself: the expectations written by hand for Cairn must hold for
+# the real thing too. `make test` runs it after the Cairn run.
+test-etcd: deps
+	CAIRN_COMPAT_TARGET=etcd $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/compat/
 
 # A local three-node cluster of real processes on 127.0.0.1 (ports 2379/2380, 22379/22380,
 # 32379/32380); Ctrl-C stops it.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,9 @@ func TestCairnctlAgainstCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun("mkdir", "/app")
+	if out := mustRun("ls", "/"); !strings.Contains(out, "/app") {
+		t.Fatalf("ls / after mkdir: %q", out)
+	}
 	testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		_, _, code := run("put", "/app/color", "blue", "--ttl", "1h")
 		if code != 0 {
@@ -90,7 +94,13 @@ func TestCairnctlAgainstCluster(t *testing.T) {
 		t.Fatalf("failed compare: exit %d, %q", code, errOut)
 	}
 	mustRun("rm", "/app/color")
+	if _, errOut, code := run("get", "/app/color"); code == 0 || !strings.Contains(errOut, "Key not found") {
+		t.Fatalf("get after rm: exit %d, %q", code, errOut)
+	}
 	mustRun("rm", "/app", "--dir")
+	if _, errOut, code := run("ls", "/app"); code == 0 || !strings.Contains(errOut, "Key not found") {
+		t.Fatalf("ls after rm --dir: exit %d, %q", code, errOut)
+	}
 
 	testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		out := mustRun("member", "list")
@@ -103,11 +113,22 @@ func TestCairnctlAgainstCluster(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun("member", "list", "-o", "json")), &ms); err != nil || len(ms) != 3 {
 		t.Fatalf("member list json: %+v %v", ms, err)
 	}
+	for _, m := range ms {
+		if !strings.HasPrefix(m.ServerName, "n") {
+			t.Fatalf("member list json names %+v", ms)
+		}
+	}
 	mustRun("member", "evacuate", "n2")
 	if out := mustRun("member", "list"); !strings.Contains(out, "Evacuated") {
 		t.Fatalf("after evacuate: %q", out)
 	}
 	mustRun("member", "restore", "n2")
+	testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if out := mustRun("member", "list"); strings.Contains(out, "Evacuated") || strings.Count(out, "Online") != 3 {
+			return fmt.Errorf("after restore: %q", out)
+		}
+		return nil
+	})
 	if _, errOut, code := run("member", "evacuate", "nobody"); code == 0 || !strings.Contains(errOut, "not found") {
 		t.Fatalf("unknown member: exit %d %q", code, errOut)
 	}

@@ -2,8 +2,8 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,17 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"github.com/cairn-io/cairn/test/ports"
+)
 
 // startEtcd runs a single-member etcd with the v2 API on free loopback ports
 // and stops it when the test ends.
@@ -30,14 +22,38 @@ func startEtcd(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
-		t.Skip("etcd binary not found in PATH (Debian: apt-get install etcd-server): skipping the run against a real etcd")
+		// scripts/deps.sh installs it before `make test`: a missing etcd is a broken setup, not a pass.
+		t.Fatal("etcd binary not found in PATH: run scripts/deps.sh (Debian package etcd-server)")
 	}
+	var client string
+	// Ports chosen free may be taken before etcd binds them: start again on new ones.
+	if err := ports.Retry(time.Minute, func() error {
+		var err error
+		client, err = launchEtcd(t, bin)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// launchEtcd starts etcd on two fresh ports and waits until it serves the v2 API; the process
+// is stopped when the test ends.
+func launchEtcd(t testing.TB, bin string) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	var urls [2]string
+	for i := range urls {
+		p, err := ports.Free("127.0.0.1")
+		if err != nil {
+			return "", err
+		}
+		urls[i] = fmt.Sprintf("http://127.0.0.1:%d", p)
+	}
+	client, peer := urls[0], urls[1]
 	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	cmd := exec.Command(bin, "--name", "b1", "--data-dir", filepath.Join(dir, "data"), "--enable-v2=true",
 		"--listen-client-urls", client, "--advertise-client-urls", client,
@@ -45,7 +61,8 @@ func startEtcd(t testing.TB) string {
 		"--initial-cluster", "b1="+peer, "--initial-cluster-token", "bench-test")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		logf.Close()
+		return "", err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -65,17 +82,18 @@ func startEtcd(t testing.TB) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return client
+				return client, nil
 			}
 		}
 		select {
 		case err := <-exited:
+			exited <- err // the cleanup waits on it too
 			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("etcd exited: %v\n%s", err, log)
+			return "", fmt.Errorf("etcd exited: %v\n%s", err, log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("etcd did not serve /v2/keys within 20s")
+			return "", errors.New("etcd did not serve /v2/keys within 20s")
 		}
 	}
 }

@@ -96,7 +96,8 @@ func (q *request) parse(head []byte) bool {
 		key := canonicalKey(name)
 		switch key {
 		case "Host":
-			if sawHost {
+			// net/http answers 400 to a Host it finds malformed: such a request is not ours.
+			if sawHost || !validHost(value) {
 				return false
 			}
 			sawHost = true
@@ -202,6 +203,20 @@ func splitHeader(line []byte) (name, value []byte, ok bool) {
 		}
 	}
 	return name, value, true
+}
+
+// validHost accepts the bytes net/http accepts in a Host header: those of a reg-name, an IP
+// literal and a port.
+func validHost(v []byte) bool {
+	for _, c := range v {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func isTokenByte(c byte) bool {

@@ -219,8 +219,11 @@ type conn struct {
 	nc   net.Conn
 	br   *bufio.Reader
 	busy atomic.Bool // a request is being read, handled or answered
-	req  request
-	resp response
+	// served is set once a request was answered here: net/http too treats the first request
+	// of a connection apart.
+	served bool
+	req    request
+	resp   response
 }
 
 func (c *conn) serve() {
@@ -265,6 +268,7 @@ func (c *conn) serve() {
 		if _, err := c.nc.Write(c.resp.finish(c.req.r.Method)); err != nil {
 			return
 		}
+		c.served = true
 		c.req.release()
 		c.resp.reset()
 		c.busy.Store(false)
@@ -283,9 +287,17 @@ const (
 // be served here, so a hand-over passes net/http every byte.
 func (c *conn) readRequest() outcome {
 	s := c.srv
+	// Between kept-alive requests net/http waits for four bytes and closes without a word when
+	// the connection ends before them; so does this path, so the two answer alike.
+	if c.served {
+		if _, err := c.br.Peek(4); err != nil {
+			return outcomeClose
+		}
+	}
 	head, err := peekHead(c.br)
 	if err != nil {
-		if errors.Is(err, bufio.ErrBufferFull) || errors.Is(err, errBareLF) {
+		// A head cut short by the client's EOF goes over too: net/http answers it with a 400.
+		if errors.Is(err, bufio.ErrBufferFull) || errors.Is(err, errBareLF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return outcomeHandOver
 		}
 		return outcomeClose

@@ -24,12 +24,12 @@ func at(d time.Duration, c Command) Command {
 }
 
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	f   *FSM
 	idx uint64
 }
 
-func newHarness(t *testing.T) *harness { return &harness{t: t, f: New(store.New())} }
+func newHarness(t testing.TB) *harness { return &harness{t: t, f: New(store.New())} }
 
 func (h *harness) apply(c Command) *Result {
 	h.t.Helper()

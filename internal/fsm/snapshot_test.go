@@ -148,7 +148,11 @@ func TestRestoreWakesWaitersAndReplacesMembers(t *testing.T) {
 	b.mustApply(Command{Type: CmdMemberSet, Member: &Member{ID: 9, Name: "stale"}})
 	done := make(chan error, 1)
 	go func() { done <- b.f.WaitApplied(t.Context(), 10) }()
+	deadline := time.Now().Add(10 * time.Second)
 	for b.f.applied.waiting.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("WaitApplied never registered its waiter")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	_, rc, err := ss.Open(id)

@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/testcluster"
+	"github.com/cairn-io/cairn/test/ports"
 )
 
 // A node bootstrapped with another --initial-cluster-token computes another cluster id and must
@@ -32,7 +33,7 @@ func TestTokenMismatchIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peerLn, err := net.Listen("tcp", last.PeerURL[len("http://"):])
+	peerLn, err := ports.Listen(last.PeerURL[len("http://"):], 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/store"
+	"github.com/cairn-io/cairn/test/ports"
 )
 
 // waitFor polls cond until it holds or timeout passes.
@@ -155,7 +156,8 @@ func newCluster(t *testing.T, ids []string, tune func(*Config)) *cluster {
 
 func (c *cluster) listen(id, addr string) net.Listener {
 	c.t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	// A restart binds the address it had; another test's socket may hold it a moment.
+	ln, err := ports.Listen(addr, 10*time.Second)
 	if err != nil {
 		c.t.Fatal(err)
 	}

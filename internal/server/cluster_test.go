@@ -107,7 +107,10 @@ func TestKilledMemberGoesOfflineAndGenerationMoves(t *testing.T) {
 	// The follower learns it from the leader: it cannot see the victim's silence itself.
 	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		ms := other.Node().Server().ClusterMembers(ctx)
-		m, _ := memberByName(ms, victim.Name)
+		m, ok := memberByName(ms, victim.Name)
+		if !ok {
+			return fmt.Errorf("%s missing from %+v", victim.Name, ms.Members)
+		}
 		if m.Status != api.StatusOffline {
 			return fmt.Errorf("%s is %s (%s)", m.ServerName, m.Status, m.Message)
 		}
@@ -142,15 +145,21 @@ func TestIsolatedFollowerReportsItselfBlocked(t *testing.T) {
 func TestEvacuateLeaderMovesLeadershipAndRestore(t *testing.T) {
 	c := viewCluster(t)
 	leader := c.WaitLeader(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := leader.Node().Server().SetMemberState(ctx, "nobody", api.ActionEvacuate); !errors.Is(err, server.ErrMemberNotFound) {
+	// Each step gets its own context: one context for the whole test ran out under load while
+	// the polls below still had time, and a member asked with a spent context cannot reach the
+	// leader, so it reports every member's status as unknown until the poll gives up.
+	step := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if err := leader.Node().Server().SetMemberState(step(), "nobody", api.ActionEvacuate); !errors.Is(err, server.ErrMemberNotFound) {
 		t.Fatalf("unknown member: %v", err)
 	}
-	if err := leader.Node().Server().SetMemberState(ctx, leader.Name, "explode"); !errors.Is(err, server.ErrInvalidAction) {
+	if err := leader.Node().Server().SetMemberState(step(), leader.Name, "explode"); !errors.Is(err, server.ErrInvalidAction) {
 		t.Fatalf("bad action: %v", err)
 	}
-	if err := leader.Node().Server().SetMemberState(ctx, leader.Name, api.ActionEvacuate); err != nil {
+	if err := leader.Node().Server().SetMemberState(step(), leader.Name, api.ActionEvacuate); err != nil {
 		t.Fatal(err)
 	}
 	if leader.IsLeader() {
@@ -158,20 +167,20 @@ func TestEvacuateLeaderMovesLeadershipAndRestore(t *testing.T) {
 	}
 	nl := c.WaitLeader(t)
 	testcluster.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		m, err := nl.Node().Server().ClusterMember(ctx, leader.Name)
+		m, err := nl.Node().Server().ClusterMember(step(), leader.Name)
 		if err != nil || m.Status != api.StatusEvacuated {
 			return fmt.Errorf("%+v %v", m, err)
 		}
 		return nil
 	})
-	if err := leader.Node().Server().SetMemberState(ctx, leader.Name, api.ActionRestore); !errors.Is(err, raftnode.ErrNotLeader) {
+	if err := leader.Node().Server().SetMemberState(step(), leader.Name, api.ActionRestore); !errors.Is(err, raftnode.ErrNotLeader) {
 		t.Fatal("a follower accepted a state change")
 	}
-	if err := nl.Node().Server().SetMemberState(ctx, leader.Name, api.ActionRestore); err != nil {
+	if err := nl.Node().Server().SetMemberState(step(), leader.Name, api.ActionRestore); err != nil {
 		t.Fatal(err)
 	}
 	testcluster.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		m, err := leader.Node().Server().ClusterMember(ctx, leader.Name)
+		m, err := leader.Node().Server().ClusterMember(step(), leader.Name)
 		if err != nil || m.Status != api.StatusOnline {
 			return fmt.Errorf("%+v %v", m, err)
 		}
@@ -186,7 +195,10 @@ func TestEvacuatingTheOnlyVoterIsRefused(t *testing.T) {
 	if !errors.Is(err, server.ErrUnhealthy) {
 		t.Fatalf("got %v", err)
 	}
-	m, _ := n.Node().Server().ClusterMember(context.Background(), n.Name)
+	m, err := n.Node().Server().ClusterMember(context.Background(), n.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if m.Status == api.StatusEvacuated {
 		t.Fatal("refused evacuation still marked the member")
 	}

@@ -71,12 +71,22 @@ func TestMembershipChangesWhileWriting(t *testing.T) {
 	// A learner joins, catches up, and is promoted to voter.
 	l := c.AddMember(t, 0, true)
 	id := c.MemberID(t, 0, l.Name)
-	ms, _ := c.MemberList(1)
-	for _, m := range ms {
-		if m.ID == id && !m.IsLearner {
-			t.Fatalf("added learner is listed as a voter: %+v", m)
+	// Member 1 may apply the addition a moment after member 0 answered it.
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		ms, err := c.MemberList(1)
+		if err != nil {
+			return err
 		}
-	}
+		for _, m := range ms {
+			if m.ID == id {
+				if !m.IsLearner {
+					t.Fatalf("added learner is listed as a voter: %+v", m)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("added learner %s missing from the member list %+v", id, ms)
+	})
 	testcluster.CheckFor(t, 15*time.Second, 100*time.Millisecond, func() error {
 		return c.MemberCall(1, http.MethodPost, id+"/promote")
 	})

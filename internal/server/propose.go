@@ -17,6 +17,9 @@ func (s *Server) Propose(ctx context.Context, cmd *fsm.Command) (*store.Event, e
 	if !s.raft.IsLeader() {
 		return nil, raftnode.ErrNotLeader
 	}
+	if err := dropWrite(ctx); err != nil {
+		return nil, err
+	}
 	cmd.Time = time.Now().UnixNano()
 	res, err := s.apply(ctx, cmd)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/node"
+	"github.com/cairn-io/cairn/test/ports"
 )
 
 // Cluster is N in-process nodes.
@@ -261,19 +262,15 @@ func (c *Cluster) RestartWith(i int, change func(*node.Config)) {
 	if m.Running() {
 		c.t.Fatalf("restart %s: still running", m.Name)
 	}
-	var clientLn, peerLn net.Listener
-	CheckFor(c.t, 10*time.Second, 50*time.Millisecond, func() error {
-		var err error
-		if clientLn == nil {
-			if clientLn, err = net.Listen("tcp", hostPort(m.ClientURL)); err != nil {
-				return err
-			}
-		}
-		if peerLn, err = net.Listen("tcp", hostPort(m.PeerURL)); err != nil {
-			return err
-		}
-		return nil
-	})
+	clientLn, err := ports.Listen(hostPort(m.ClientURL), 10*time.Second)
+	if err != nil {
+		c.t.Fatalf("restart %s: %v", m.Name, err)
+	}
+	peerLn, err := ports.Listen(hostPort(m.PeerURL), 10*time.Second)
+	if err != nil {
+		clientLn.Close()
+		c.t.Fatalf("restart %s: %v", m.Name, err)
+	}
 	if err := m.start(clientLn, peerLn); err != nil {
 		c.t.Fatalf("restart %s: %v", m.Name, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cairn-io/cairn/test/ports"
 )
 
 // Process is one server process's life: its command line, its output appended to one log file
@@ -41,6 +43,9 @@ type Process struct {
 	// tlsTransport keeps connections to a TLS client URL between polls.
 	tlsTransport *http.Transport
 }
+
+// launchMarker starts the line written to the log before each launch.
+const launchMarker = "=== procs: launch"
 
 // Running reports whether the process has been started and not yet exited (paused counts).
 func (p *Process) Running() bool {
@@ -96,7 +101,7 @@ func (p *Process) Launch() error {
 		bin = Binary()
 	}
 	p.launches++
-	fmt.Fprintf(p.logFile, "=== procs: launch %d of %s at %s: %s %s\n", p.launches, p.Name,
+	fmt.Fprintf(p.logFile, "%s %d of %s at %s: %s %s\n", launchMarker, p.launches, p.Name,
 		time.Now().Format(time.RFC3339Nano), bin, strings.Join(p.Args, " "))
 	cmd := exec.Command(bin, p.Args...)
 	cmd.Env = append(os.Environ(), p.Env...)
@@ -119,15 +124,30 @@ func (p *Process) Launch() error {
 }
 
 // WaitHealthy polls GET clientURL/health until it answers {"health":"true"}, the process
-// exits, or timeout passes.
+// exits, or timeout passes. A process that exits because one of its ports was taken between
+// the test choosing it and the process binding it is launched again (ports.Retry's rule).
 func (p *Process) WaitHealthy(clientURL string, timeout time.Duration) error {
-	p.mu.Lock()
-	done := p.done
-	p.mu.Unlock()
-	if done == nil {
-		return ErrNotRunning
-	}
 	deadline := time.Now().Add(timeout)
+	retry := false
+	return ports.Retry(timeout, func() error {
+		if retry {
+			// The previous attempt saw this process exit on a taken port: launch it again.
+			if err := p.Launch(); err != nil {
+				return err
+			}
+		}
+		retry = true
+		p.mu.Lock()
+		done := p.done
+		p.mu.Unlock()
+		if done == nil {
+			return ErrNotRunning
+		}
+		return p.waitHealthy(clientURL, done, deadline, timeout)
+	})
+}
+
+func (p *Process) waitHealthy(clientURL string, done chan struct{}, deadline time.Time, timeout time.Duration) error {
 	var last error
 	for {
 		ok, err := healthy(p.httpClient(), clientURL)
@@ -140,7 +160,7 @@ func (p *Process) WaitHealthy(clientURL string, timeout time.Duration) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("procs: %s exited while waiting for health: %v", p.Name, p.ExitState())
+			return fmt.Errorf("procs: %s exited while waiting for health: %v\n%s", p.Name, p.ExitState(), p.launchOutput(20))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -159,6 +179,15 @@ func (p *Process) httpClient() *http.Client {
 		c.Transport = p.tlsTransport
 	}
 	return c
+}
+
+// launchOutput is the last lines the process wrote since its latest launch.
+func (p *Process) launchOutput(lines int) string {
+	tail := p.LogTail(lines)
+	if i := strings.LastIndex(tail, launchMarker); i >= 0 {
+		tail = tail[i:]
+	}
+	return tail
 }
 
 func healthy(c *http.Client, clientURL string) (bool, error) {

@@ -1,13 +1,17 @@
 package procs
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-io/cairn/test/ports"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -173,4 +177,29 @@ func TestProcessPauseResumeStop(t *testing.T) {
 	if n.Running() {
 		t.Fatal("still running after Stop")
 	}
+}
+
+// A port taken between FreePort and the process binding it makes the process exit; Start
+// launches it again until the port is free, as a restart would have to.
+func TestStartRetriesATakenPort(t *testing.T) {
+	n := NewCluster(t, 1, Options{}).Nodes[0]
+	taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", n.clientPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- n.Start() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(n.LogTail(50), ports.InUseText) {
+		if time.Now().After(deadline) {
+			taken.Close()
+			t.Fatalf("the process never reported its port in use:\n%s", n.LogTail(50))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	taken.Close()
+	if err := <-started; err != nil {
+		t.Fatalf("start after the port came free: %v", err)
+	}
+	put(t, n, "procs/retry", "1")
 }

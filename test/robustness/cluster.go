@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/cairn-io/cairn/test/ports"
 	"github.com/cairn-io/cairn/test/procs"
 	"github.com/cairn-io/cairn/test/robustness/faults"
 )
@@ -47,15 +47,6 @@ type Cluster struct {
 	Extra   []string // flags added to every member
 }
 
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // NewCluster allocates n members under dir, with their proxies running, without starting them.
 func NewCluster(bin, dir string, n int, seed int64, extra []string) (*Cluster, error) {
 	c := &Cluster{Bin: bin, Token: fmt.Sprintf("robustness-%d", seed), Extra: extra}
@@ -64,11 +55,11 @@ func NewCluster(bin, dir string, n int, seed int64, extra []string) (*Cluster, e
 		m := &Member{Process: &procs.Process{Name: name, Bin: bin, LogPath: filepath.Join(dir, name, "output.log")},
 			IP: fmt.Sprintf("127.0.0.%d", 10+i), state: "new"}
 		var err error
-		if m.ClientPort, err = freePort(m.IP); err != nil {
+		if m.ClientPort, err = ports.Free(m.IP); err != nil {
 			c.Close()
 			return nil, err
 		}
-		if m.PeerPort, err = freePort(m.IP); err != nil {
+		if m.PeerPort, err = ports.Free(m.IP); err != nil {
 			c.Close()
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ const (
 
 const shortDuration = 90 * time.Second
 
-var safeBin, unsafeBin string
+var safeBin, unsafeBin, dropBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "robustness-bin-")
@@ -40,6 +41,10 @@ func TestMain(m *testing.M) {
 	if err == nil {
 		unsafeBin = filepath.Join(dir, "robustness-member-unsafe")
 		err = build(unsafeBin, "-tags", "cairn_unsafe_reads")
+	}
+	if err == nil {
+		dropBin = filepath.Join(dir, "robustness-member-drop")
+		err = build(dropBin, "-tags", "cairn_drop_writes")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -145,5 +150,30 @@ func TestCheckerCatchesUnsafeReads(t *testing.T) {
 	}
 	if check != porcupine.Illegal {
 		t.Fatalf("unsafe reads not caught: porcupine says %s (history in %s)", check, evidence)
+	}
+}
+
+// TestAvailabilityCatchesDroppedWrites runs a cairnd built with -tags cairn_drop_writes, which
+// fails nine writes in ten as timeouts, through a short run. Its history is linearizable (an
+// unknown write may or may not have happened), so only the availability floors can fail it,
+// and they must.
+func TestAvailabilityCatchesDroppedWrites(t *testing.T) {
+	s := seed(t)
+	t.Logf("seed %d", s)
+	res, err := Run(Config{Bin: dropBin, Dir: runDir(t), Seed: s, Duration: 15 * time.Second, Logf: t.Logf,
+		Faults: []string{"kill-follower", "partition-leader", "pause-follower", "delay-peers"}})
+	if err != nil {
+		t.Fatalf("the run could not be carried out: %v", err)
+	}
+	t.Logf("linearizability %s; %d problems", res.Linearizable, len(res.Problems))
+	caught := 0
+	for _, p := range res.Problems {
+		if strings.HasPrefix(p, "availability:") {
+			caught++
+			t.Logf("caught: %s", p)
+		}
+	}
+	if caught == 0 {
+		t.Fatalf("a cluster that drops nine writes in ten passed the availability floors:\n%s", res.Availability)
 	}
 }

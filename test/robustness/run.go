@@ -24,6 +24,8 @@ type Config struct {
 	Seed     int64
 	Duration time.Duration // how long faults are injected
 	Logf     func(format string, args ...any)
+	// Faults names the faults to draw from (all of allFaults when empty).
+	Faults []string
 }
 
 // Result is what a run found.
@@ -34,6 +36,7 @@ type Result struct {
 	Summary      string // operations by kind and outcome
 	Faults       []string
 	Evidence     string // directory with history.json, linearizability.html, watches.json
+	Availability Availability
 }
 
 const (
@@ -122,11 +125,17 @@ func Run(cfg Config) (*Result, error) {
 		go func() { defer wwg.Done(); w.Run(watchCtx) }()
 	}
 
+	pool, err := faultPool(cfg.Faults)
+	if err != nil {
+		return nil, err
+	}
 	var runErr error
 	var order []fault
+	var windows []faultWindow
+	loadFrom := r.rec.now()
 	for time.Since(r.began) < cfg.Duration {
 		if len(order) == 0 {
-			order = append([]fault(nil), allFaults...)
+			order = append([]fault(nil), pool...)
 			r.rnd.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
 		f := order[0]
@@ -134,19 +143,28 @@ func Run(cfg Config) (*Result, error) {
 		at := time.Since(r.began).Round(time.Millisecond)
 		cfg.Logf("%v: fault %s", at, f.name)
 		res.Faults = append(res.Faults, fmt.Sprintf("%v %s", at, f.name))
+		start := r.rec.now()
 		if err := f.inject(r); err != nil {
 			runErr = fmt.Errorf("fault %s: %w", f.name, err)
 			break
 		}
 		c.Heal()
+		windows = append(windows, faultWindow{Fault: f.name, Start: start, Heal: r.rec.now()})
 		if err := r.recover(); err != nil {
 			runErr = fmt.Errorf("after fault %s: %w", f.name, err)
 			break
 		}
 	}
+	if runErr == nil {
+		// The last fault's window runs on for afterHeal like every other.
+		time.Sleep(afterHeal)
+	}
+	loadTo := r.rec.now()
 	stopLoad()
 	wg.Wait()
 	ops := r.rec.Ops()
+	res.Availability = measureAvailability(ops, windows, loadFrom, loadTo)
+	cfg.Logf("%s", res.Availability)
 
 	// Watchers must reach the last acknowledged write before they stop.
 	var maxAcked uint64
@@ -204,6 +222,13 @@ func Run(cfg Config) (*Result, error) {
 			for _, p := range model.CheckWatch(w.Result(), ops, maxProblems) {
 				r.problem("watch: %s", p)
 			}
+			// A watcher that saw nothing passes every check above: it must have seen the load.
+			if wr := w.Result(); wr.Last() == 0 {
+				r.problem("watch: watcher %s never saw an event", w.Name)
+			}
+		}
+		for _, p := range res.Availability.Problems() {
+			r.problem("%s", p)
 		}
 		if len(r.problems) > 0 {
 			res.Evidence = r.saveEvidence(ops, &info, watchers)
@@ -214,6 +239,26 @@ func Run(cfg Config) (*Result, error) {
 	}
 	res.Problems = r.problems
 	return res, runErr
+}
+
+// faultPool picks the named faults, or all of them.
+func faultPool(names []string) ([]fault, error) {
+	if len(names) == 0 {
+		return allFaults, nil
+	}
+	var out []fault
+	for _, n := range names {
+		found := false
+		for _, f := range allFaults {
+			if f.name == n {
+				out, found = append(out, f), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no fault named %q", n)
+		}
+	}
+	return out, nil
 }
 
 // recover waits until every member is healthy and one leads.

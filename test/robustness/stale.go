@@ -52,18 +52,27 @@ func StaleReads(cfg Config, isolation time.Duration) (porcupine.CheckResult, []s
 		wg.Add(1)
 		go func() { defer wg.Done(); cl.Run(ctx) }()
 	}
-	waitOps := func(n int) {
+	// A cluster that completes no operations would leave nothing to check: that fails the run.
+	waitOps := func(n int) error {
 		deadline := time.Now().Add(10 * time.Second)
-		for len(r.rec.Ops()) < n && time.Now().Before(deadline) {
+		for len(r.rec.Ops()) < n {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("only %d of %d operations recorded after 10s\n%s", len(r.rec.Ops()), n, c.LogTails(30))
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		return nil
 	}
-	waitOps(20)
+	if err := waitOps(20); err != nil {
+		return "", nil, "", err
+	}
 	cfg.Logf("isolating leader %s for %v; readers stay on it, writers on the others", leader.Name, isolation)
 	c.Isolate(leader)
 	time.Sleep(isolation)
 	c.Heal()
-	waitOps(len(r.rec.Ops()) + 20)
+	if err := waitOps(len(r.rec.Ops()) + 20); err != nil {
+		return "", nil, "", err
+	}
 	stop()
 	wg.Wait()
 	ops := r.rec.Ops()
