@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/store"
 	"github.com/cairn-io/cairn/test/vectors"
 )
@@ -46,6 +48,8 @@ var commandVectors = []struct {
 		PeerURLs: []string{"http://10.0.0.4:2380"}, Rack: -1, Learner: true, Evacuated: true}}},
 	{"cmd-member-remove", Command{Type: CmdMemberRemove, Member: &Member{ID: 0x8e9e05c52164694d}}},
 	{"cmd-noop", Command{Type: CmdNoop}},
+	// The auth command's payload is auth.Command's own encoding, frozen op by op in internal/auth.
+	{"cmd-auth", Command{Type: CmdAuth, Value: "\x01" + `{"op":6,"name":"alice"}`, Time: 1795834800000000000}},
 }
 
 func TestCommandVectors(t *testing.T) {
@@ -128,21 +132,38 @@ func snapshotBytes(t *testing.T, f *FSM) []byte {
 	return b
 }
 
+// TestSnapshotVector: today's snapshots (version 2, with the auth state) encode to the frozen
+// bytes, and the first version (before auth, and before the store kept its event history)
+// still restores to the same keys and members.
 func TestSnapshotVector(t *testing.T) {
 	src := snapshotVector(t)
 	if got := observed(t, src.f); got != snapshotState {
 		t.Fatalf("the vector's state is not what the test expects:\n%s", got)
 	}
-	frozen := readVector(t, "snapshot", snapshotBytes(t, src.f))
+	src.mustApply(authCmd(t, auth.Command{Op: auth.OpCreateRole, Name: "app", Perms: auth.Permissions{Read: []string{"/app/*"}}}))
+	withAuth := strings.Replace(snapshotState, `"applied":4`, `"applied":5`, 1)
+	frozen := readVector(t, "snapshot-v2", snapshotBytes(t, src.f))
 
 	restored := newHarness(t)
 	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(frozen))); err != nil {
 		t.Fatalf("today's code refuses the frozen snapshot: %v", err)
 	}
-	if got := observed(t, restored.f); got != snapshotState {
-		t.Fatalf("frozen snapshot restores to\n%s\nwant\n%s", got, snapshotState)
+	if got := observed(t, restored.f); got != withAuth {
+		t.Fatalf("frozen snapshot restores to\n%s\nwant\n%s", got, withAuth)
+	}
+	if !restored.f.AuthState().Equal(src.f.AuthState()) {
+		t.Fatal("frozen snapshot restores another auth state")
 	}
 	if now := snapshotBytes(t, restored.f); !bytes.Equal(now, frozen) {
 		t.Fatalf("snapshot encoding changed:\nnow\n%sfrozen\n%s", hex.Dump(now), hex.Dump(frozen))
+	}
+
+	v1 := readVector(t, "snapshot", nil)
+	old := newHarness(t)
+	if err := old.f.Restore(io.NopCloser(bytes.NewReader(v1))); err != nil {
+		t.Fatalf("today's code refuses a version 1 snapshot: %v", err)
+	}
+	if got := observed(t, old.f); got != snapshotState {
+		t.Fatalf("version 1 snapshot restores to\n%s\nwant\n%s", got, snapshotState)
 	}
 }
