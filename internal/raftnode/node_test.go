@@ -339,3 +339,13 @@ func TestApplyWithExpiredContextProposesNothing(t *testing.T) {
 		t.Fatalf("ReadIndex after Shutdown: %v", err)
 	}
 }
+
+// The transport never offers raft its pipeline (see statsTransport.AppendEntriesPipeline), so
+// replication runs on synchronous AppendEntries that cannot wedge on a dead decoder.
+func TestReplicationIsNotPipelined(t *testing.T) {
+	var st statsTransport
+	p, err := st.AppendEntriesPipeline("n2", "127.0.0.1:1")
+	if p != nil || !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+		t.Fatalf("pipeline %v, %v: raft would pipeline replication", p, err)
+	}
+}
