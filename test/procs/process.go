@@ -38,6 +38,8 @@ type Process struct {
 	paused   bool
 	logFile  *os.File
 	launches int
+	// tlsTransport keeps connections to a TLS client URL between polls.
+	tlsTransport *http.Transport
 }
 
 // Running reports whether the process has been started and not yet exited (paused counts).
@@ -144,10 +146,19 @@ func (p *Process) WaitHealthy(clientURL string, timeout time.Duration) error {
 	}
 }
 
-// httpClient is a short-lived client: health and stats polls must not reuse a connection to
-// a process that was killed and started again.
+// httpClient is the client of health and stats polls: http.DefaultTransport for a plain
+// client URL, a transport of the process's own with TLS.
 func (p *Process) httpClient() *http.Client {
-	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: p.TLS, DisableKeepAlives: true}}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.TLS != nil && p.tlsTransport == nil {
+		p.tlsTransport = &http.Transport{TLSClientConfig: p.TLS, IdleConnTimeout: 30 * time.Second}
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	if p.tlsTransport != nil {
+		c.Transport = p.tlsTransport
+	}
+	return c
 }
 
 func healthy(c *http.Client, clientURL string) (bool, error) {
@@ -256,6 +267,9 @@ func (p *Process) Close() {
 		_ = p.Kill()
 	}
 	p.mu.Lock()
+	if p.tlsTransport != nil {
+		p.tlsTransport.CloseIdleConnections()
+	}
 	if p.logFile != nil {
 		p.logFile.Close()
 		p.logFile = nil
