@@ -106,13 +106,15 @@ func (t *statsTransport) Close() error {
 	return t.NetworkTransport.Close()
 }
 
-// AppendEntriesPipeline counts what the leader pipelines.
-func (t *statsTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
-	p, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
-	if err != nil {
-		return nil, err
-	}
-	return &countingPipeline{AppendPipeline: p, sent: &t.sent}, nil
+// AppendEntriesPipeline refuses, so raft replicates with one AppendEntries at a time. Its
+// pipeline can deadlock: when a follower's answer ends raft's pipeline decoder (a newer term,
+// a refusal), a send racing that exit parks on the pipeline's in-flight channel while the
+// transport's decoder parks on a done channel nobody reads any more; replication to that
+// follower stops for good and Shutdown waits forever (seen here in TestGracefulStopHandsOff-
+// Leadership and the membership tests on a loaded machine; grafana/pyroscope#5518 describes
+// the same). Replication without pipelining measured no slower (docs/performance.md).
+func (t *statsTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 func (t *statsTransport) traffic() TrafficStats {

@@ -67,20 +67,6 @@ func entriesSize(args *raft.AppendEntriesRequest) int {
 	return n
 }
 
-// countingPipeline counts the AppendEntries a leader pipelines to a follower.
-type countingPipeline struct {
-	raft.AppendPipeline
-	sent *rateCounter
-}
-
-func (p *countingPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
-	f, err := p.AppendPipeline.AppendEntries(args, resp)
-	if err == nil {
-		p.sent.add(1, entriesSize(args), time.Now())
-	}
-	return f, err
-}
-
 // relayConsumer hands raft the transport's incoming RPCs, counting AppendEntries on the way,
 // until stop closes.
 func relayConsumer(in <-chan raft.RPC, out chan<- raft.RPC, recv *rateCounter, stop <-chan struct{}) {
