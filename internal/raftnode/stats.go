@@ -108,12 +108,13 @@ func (t *statsTransport) Close() error {
 	return t.NetworkTransport.Close()
 }
 
-// AppendEntriesPipeline declines: raft then replicates with synchronous AppendEntries, which
-// the stats above measure. hashicorp/raft's pipeline can wedge: when its response decoder
-// exits (the follower's connection broke), AppendEntries blocks on a full in-flight channel
-// that nothing drains, so the leader stops replicating to that follower and its Shutdown
-// never returns (raft issue #612; seen here as tests hanging in raftnode.Kill under load).
-// Replication without the pipeline measured within noise of it (docs/performance.md).
+// AppendEntriesPipeline refuses, so raft replicates with one AppendEntries at a time. Its
+// pipeline can deadlock: when a follower's answer ends raft's pipeline decoder (a newer term,
+// a refusal), a send racing that exit parks on the pipeline's in-flight channel while the
+// transport's decoder parks on a done channel nobody reads any more; replication to that
+// follower stops for good and Shutdown waits forever (seen here in TestGracefulStopHandsOff-
+// Leadership and the membership tests on a loaded machine; grafana/pyroscope#5518 describes
+// the same). Replication without pipelining measured no slower (docs/performance.md).
 func (t *statsTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
 	return nil, raft.ErrPipelineReplicationNotSupported
 }
