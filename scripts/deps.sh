@@ -5,13 +5,16 @@
 #   etcd    (Debian etcd-server)  - CAIRN_COMPAT_TARGET=etcd, benchmarks against etcd, and
 #                                   the alert rules test/prometheus loads
 #   prometheus (Debian prometheus) - test/prometheus scrapes a cluster with it
+#   slapd   (Debian slapd)        - LDAP tests start their own slapd on loopback; the package's
+#                                   own service is never started
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
-declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus)
+export PATH=$PATH:/usr/sbin
+declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd)
 missing=()
-for bin in etcdctl etcd prometheus; do
+for bin in etcdctl etcd prometheus slapd; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -33,9 +36,18 @@ apt_opts=(-o DPkg::Lock::Timeout=300 -qq)
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get "${apt_opts[@]}" update >/dev/null ||
 	die "apt-get update failed"
-"${sudo[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null ||
-	die "apt-get install ${missing[*]} failed"
+# Packaged daemons (slapd, prometheus) must not start and listen on every interface: the
+# tests start their own on loopback. policy-rc.d tells the packages' scripts not to start them.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null && "${sudo[@]}" chmod +x "$policy" && made_policy=1
+fi
+rc=0
+"${sudo[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+[ "$made_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
+[ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed"
 
-for bin in etcdctl etcd prometheus; do
+for bin in etcdctl etcd prometheus slapd; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
 done
