@@ -126,6 +126,16 @@ func TestTokenRenewedAndTakenAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.EnableAuth(t, "rootpw")
+		// Every member must refuse anonymous reads before the client asks, or it might read
+		// from one that has not applied the guest role's change yet and never be refused.
+		testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			for i := range c.Members {
+				if status, _, err := c.AuthCall(i, "GET", "/v2/keys/app/x?consistency=serializable", "", "", ""); err != nil || status != 401 {
+					return fmt.Errorf("member %d answers anonymous reads: %d %v", i, status, err)
+				}
+			}
+			return nil
+		})
 		if r, err := s.Get(ctx, "/app/x"); err != nil || r.Node.Value != "1" {
 			t.Fatalf("after auth was enabled: %+v %v", r, err)
 		}

@@ -590,8 +590,14 @@ func TestConnsHonoured(t *testing.T) {
 			if res.Ops != 400 || res.ErrTotal != 0 || res.HTTP != impl {
 				t.Fatalf("ops %d errors %v http %s", res.Ops, res.Errors, res.HTTP)
 			}
+			// net/http may dial a connection's replacement before the server has seen the old
+			// one close, so the server can count one more open for a moment; never more.
+			openMax := int64(2)
+			if impl == StdlibHTTP {
+				openMax = 3
+			}
 			for i, e := range []*etcdish{a, b} {
-				if n, o, p := e.conns.Load(), e.openPeak.Load(), e.peak.Load(); n < 1 || o > 2 || p > 2 {
+				if n, o, p := e.conns.Load(), e.openPeak.Load(), e.peak.Load(); n < 1 || o > openMax || p > 2 {
 					t.Errorf("endpoint %d: %d connections, %d open and %d requests at once; want at most 2 of each at once",
 						i, n, o, p)
 				}

@@ -258,7 +258,7 @@ func (h *Handler) authWrite(w http.ResponseWriter, r *http.Request, body []byte,
 	answer func(auth.Result) (int, any)) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
 	defer cancel()
-	res, _, err := h.b.ApplyAuth(ctx, build)
+	res, err := h.b.ApplyAuth(ctx, build)
 	switch {
 	case err == nil:
 	case isNotLeader(err) && (h.peer || r.Header.Get(headerForwarded) != ""):

@@ -85,8 +85,8 @@ type Backend interface {
 	// AuthState is the replicated users, roles and enabled flag as applied here.
 	AuthState() *auth.State
 	// ApplyAuth replicates the auth change build makes (build runs only on the leader) and
-	// returns its outcome and log index; raftnode.ErrNotLeader on a follower.
-	ApplyAuth(ctx context.Context, build func() (*auth.Command, error)) (auth.Result, uint64, error)
+	// returns its outcome; raftnode.ErrNotLeader on a follower.
+	ApplyAuth(ctx context.Context, build func() (*auth.Command, error)) (auth.Result, error)
 }
 
 // Config configures the handlers.

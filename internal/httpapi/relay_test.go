@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/raftnode"
 	"github.com/cairn-io/cairn/internal/relay"
@@ -37,6 +38,9 @@ type fakeBackend struct {
 	applied   uint64
 	appliedCh chan struct{}
 }
+
+// AuthState is a cluster that never turned auth on.
+func (f *fakeBackend) AuthState() *auth.State { return auth.Empty() }
 
 func (f *fakeBackend) LearnCommit(term, commit uint64) {}
 
