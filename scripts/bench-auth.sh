@@ -79,13 +79,16 @@ api() {
 	((code < 300)) || die "$1 $2: $code $(cat "$OUT/api.out")"
 }
 
-auth_on() {
+# set_up_auth makes the users and roles once: root, and bench with read/write on /bench/*. A
+# guest role without permissions is made first, so that enabling auth never creates the
+# default one (read and write on /*): anonymous requests get nothing.
+set_up_auth() {
 	api PUT /v2/auth/users/root '{"user":"root","password":"rootpw"}'
 	api PUT /v2/auth/roles/bench '{"role":"bench","permissions":{"kv":{"read":["/bench/*"],"write":["/bench/*"]}}}'
+	api PUT /v2/auth/roles/guest '{"role":"guest"}'
 	api PUT /v2/auth/users/bench '{"user":"bench","password":"benchpw","roles":["bench"]}'
-	api PUT /v2/auth/enable "" root:rootpw
-	api PUT /v2/auth/roles/guest '{"role":"guest","revoke":{"kv":{"read":["/*"],"write":["/*"]}}}' root:rootpw
 }
+auth_on() { api PUT /v2/auth/enable "" root:rootpw; }
 auth_off() { api DELETE /v2/auth/enable "" root:rootpw; }
 
 # run SYSTEM LABEL DURATION [user:password]: one serializable-read run, its JSON appended.
@@ -100,6 +103,7 @@ for sys in $SYSTEMS; do
 	start_cluster "$sys"
 	"$BENCH" put --target "$sys" --endpoints "$EPS" --clients 32 --key-count "$KEY_COUNT" --key-order sequential \
 		--total "$KEY_COUNT" --json --progress=false >/dev/null
+	set_up_auth
 	d=$DURATION
 	[[ $sys == etcd ]] && d=$ETCD_DURATION
 	for rep in $(seq 1 "$REPS"); do

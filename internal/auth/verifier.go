@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,12 +65,17 @@ type Verifier struct {
 	key   [32]byte
 	dummy string // a hash of nothing anyone knows, at the configured cost
 
-	mu    sync.Mutex
-	lru   *list.List // of *verified, most recent first
+	hashes sync.Pool // of HMAC-SHA256 states keyed with key, reused across checks
+
+	// mu guards the cache and the failure counts. A cache hit takes only the read lock and
+	// marks its entry used; eviction gives used entries a second chance (CLOCK), so the hot
+	// path never reorders the list.
+	mu    sync.RWMutex
+	lru   *list.List // of *verified, newest first
 	byKey map[[32]byte]*list.Element
 	fails map[string]*bucket
-	hits  uint64
-	miss  uint64
+	hits  atomic.Uint64
+	miss  atomic.Uint64
 }
 
 type verified struct {
@@ -76,6 +83,7 @@ type verified struct {
 	user     string
 	hash     string
 	revision uint64
+	used     atomic.Bool // hit since eviction last passed it
 }
 
 type bucket struct {
@@ -90,6 +98,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if _, err := rand.Read(v.key[:]); err != nil {
 		panic(err)
 	}
+	v.hashes.New = func() any { return hmac.New(sha256.New, v.key[:]) }
 	dummy, err := hashAtCost(string(v.key[:16]), cfg.PasswordCost)
 	if err != nil {
 		panic(err) // only an invalid cost fails, and defaults() gives a valid one
@@ -103,19 +112,24 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 func (v *Verifier) Check(st *State, name, password, source string, now time.Time) (User, error) {
 	u, exists := st.User(name)
 	d := v.digest(name, password)
-	v.mu.Lock()
+	v.mu.RLock()
 	if el, ok := v.byKey[d]; ok {
 		e := el.Value.(*verified)
 		if exists && e.user == name && e.hash == u.Hash && e.revision == u.Revision {
-			v.lru.MoveToFront(el)
-			v.hits++
-			v.mu.Unlock()
+			e.used.Store(true)
+			v.mu.RUnlock()
+			v.hits.Add(1)
 			return u, nil
 		}
+	}
+	v.mu.RUnlock()
+	v.miss.Add(1)
+	v.mu.Lock()
+	if el, ok := v.byKey[d]; ok {
+		// Stale: the password changed or the user went away since it was verified.
 		v.lru.Remove(el)
 		delete(v.byKey, d)
 	}
-	v.miss++
 	if !v.allowLocked(source, now) {
 		v.mu.Unlock()
 		return User{}, ErrTooManyTries
@@ -140,18 +154,18 @@ func (v *Verifier) Check(st *State, name, password, source string, now time.Time
 
 // Stats returns the cache's hits and misses, for metrics.
 func (v *Verifier) Stats() (hits, misses uint64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.hits, v.miss
+	return v.hits.Load(), v.miss.Load()
 }
 
 func (v *Verifier) digest(name, password string) [32]byte {
-	m := hmac.New(sha256.New, v.key[:])
+	m := v.hashes.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(name))
 	m.Write([]byte{0})
 	m.Write([]byte(password))
 	var d [32]byte
 	m.Sum(d[:0])
+	v.hashes.Put(m)
 	return d
 }
 
@@ -164,6 +178,10 @@ func (v *Verifier) rememberLocked(e *verified) {
 	v.byKey[e.digest] = v.lru.PushFront(e)
 	for v.lru.Len() > v.cfg.CacheSize {
 		old := v.lru.Back()
+		if o := old.Value.(*verified); o.used.Swap(false) && o != e {
+			v.lru.MoveToFront(old) // used since last passed: a second chance
+			continue
+		}
 		v.lru.Remove(old)
 		delete(v.byKey, old.Value.(*verified).digest)
 	}

@@ -153,3 +153,28 @@ func TestHashPasswordRefusesOverlong(t *testing.T) {
 		t.Fatalf("hash %q %v", h, err)
 	}
 }
+
+// Eviction spares an entry used since it was last passed over (CLOCK's second chance), so
+// credentials in steady use stay cached while one-off ones go.
+func TestVerifierKeepsCredentialsInUse(t *testing.T) {
+	s := Empty()
+	v := NewVerifier(VerifierConfig{CacheSize: 2})
+	now := time.Unix(1000, 0)
+	h := fastHash(t, "pw")
+	for i, name := range []string{"a", "b", "c"} {
+		s, _ = mustApply(t, s, Command{Op: OpCreateUser, Name: name, Hash: h, Roles: []string{}}, uint64(i+1))
+	}
+	v.Check(s, "a", "pw", "x", now)
+	v.Check(s, "b", "pw", "x", now)
+	v.Check(s, "a", "pw", "x", now) // a is in use
+	v.Check(s, "c", "pw", "x", now) // one of a, b must go: b
+	_, m0 := v.Stats()
+	v.Check(s, "a", "pw", "x", now)
+	if _, m1 := v.Stats(); m1 != m0 {
+		t.Fatal("the entry in use was evicted")
+	}
+	v.Check(s, "b", "pw", "x", now)
+	if _, m2 := v.Stats(); m2 != m0+1 {
+		t.Fatal("the unused entry was kept")
+	}
+}
