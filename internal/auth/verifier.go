@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"hash"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Refusals of a credential check. httpapi answers every one of them with the
@@ -66,6 +69,10 @@ type Verifier struct {
 	dummy string // a hash of nothing anyone knows, at the configured cost
 
 	hashes sync.Pool // of HMAC-SHA256 states keyed with key, reused across checks
+	// flight makes concurrent checks of the same credentials (a client opening many
+	// connections at once) share one bcrypt comparison.
+	flight singleflight.Group
+	check  func(hash, password string) bool // checkPassword; tests count its calls
 
 	// mu guards the cache and the failure counts. A cache hit takes only the read lock and
 	// marks its entry used; eviction gives used entries a second chance (CLOCK), so the hot
@@ -99,6 +106,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 		panic(err)
 	}
 	v.hashes.New = func() any { return hmac.New(sha256.New, v.key[:]) }
+	v.check = checkPassword
 	dummy, err := hashAtCost(string(v.key[:16]), cfg.PasswordCost)
 	if err != nil {
 		panic(err) // only an invalid cost fails, and defaults() gives a valid one
@@ -136,12 +144,15 @@ func (v *Verifier) Check(st *State, name, password, source string, now time.Time
 	}
 	v.mu.Unlock()
 
-	var ok bool
-	if exists {
-		ok = checkPassword(u.Hash, password)
-	} else {
-		checkPassword(v.dummy, password)
-	}
+	key := string(d[:]) + "\x00" + u.Hash + "\x00" + strconv.FormatUint(u.Revision, 10)
+	res, _, _ := v.flight.Do(key, func() (any, error) {
+		if exists {
+			return v.check(u.Hash, password), nil
+		}
+		v.check(v.dummy, password)
+		return false, nil
+	})
+	ok := res.(bool)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if !ok {

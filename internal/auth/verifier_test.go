@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -176,5 +178,34 @@ func TestVerifierKeepsCredentialsInUse(t *testing.T) {
 	v.Check(s, "b", "pw", "x", now)
 	if _, m2 := v.Stats(); m2 != m0+1 {
 		t.Fatal("the unused entry was kept")
+	}
+}
+
+// Many connections presenting the same new credentials at once cost one bcrypt check.
+func TestVerifierChecksConcurrentRepeatsOnce(t *testing.T) {
+	s, _ := mustApply(t, Empty(), Command{Op: OpCreateUser, Name: "alice", Hash: fastHash(t, "secret"), Roles: []string{}}, 1)
+	v := NewVerifier(VerifierConfig{})
+	var calls atomic.Int64
+	// A slow hash, so that the concurrent checks overlap.
+	v.check = func(hash, password string) bool {
+		calls.Add(1)
+		time.Sleep(200 * time.Millisecond)
+		return checkPassword(hash, password)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := v.Check(s, "alice", "secret", "x", time.Unix(1000, 0)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Without sharing there would be 16; goroutines that start after the first check ended
+	// may make a second, on a loaded machine.
+	if n := calls.Load(); n > 2 {
+		t.Fatalf("%d bcrypt checks for 16 concurrent identical logins, want 1", n)
 	}
 }
