@@ -93,9 +93,9 @@ operator-build:
 operator-vet:
 	cd operator && $(GO) vet ./...
 
-operator-test: kube-apiserver build
+operator-test: kube-apiserver
 	cd operator && KUBEBUILDER_ASSETS="$$(bash ../scripts/kube-apiserver.sh)" \
-		CAIRND="$(abspath $(BIN))/cairnd" $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+		$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 # The container images, FROM scratch with static binaries built on the host (scripts/image.sh).
 image:

@@ -39,6 +39,8 @@ const (
 	DataVolume = "data"
 	// InitTimeout is how long the init step waits for an address (a LoadBalancer IP).
 	InitTimeout = "120s"
+	// imageUser is the user the image's Dockerfile runs as.
+	imageUser = 65532
 )
 
 // bootstrap is what a starting member needs to know about the cluster it joins; it changes
@@ -190,6 +192,9 @@ func podTemplate(cc *cairnv1.CairnCluster, rack int32) corev1.PodTemplateSpec {
 			ReadinessProbe: probe("/readyz", 3),
 			LivenessProbe:  probe("/livez", 6),
 		}},
+		// The image runs as 65532; the data volume must be writable by it.
+		SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](imageUser), RunAsGroup: ptr.To[int64](imageUser),
+			FSGroup: ptr.To[int64](imageUser), RunAsNonRoot: ptr.To(true)},
 		// A member hands leadership away and drains on SIGTERM; give it the time.
 		TerminationGracePeriodSeconds: ptr.To[int64](30),
 	}

@@ -80,8 +80,9 @@ func TestPrinterColumns(t *testing.T) {
 		if len(table.Rows) != 1 {
 			return fmt.Errorf("%d rows", len(table.Rows))
 		}
-		if cells := fmt.Sprint(table.Rows[0].Cells); cells != "[my-cairn 3 0/3 InProgress 203.0.113.10:2379 ]" {
-			return fmt.Errorf("cells %s", cells)
+		cells := table.Rows[0].Cells
+		if len(cells) != 6 || fmt.Sprint(cells[:5]) != "[my-cairn 3 0/3 InProgress 203.0.113.10:2379]" || (cells[5] != nil && cells[5] != "") {
+			return fmt.Errorf("cells %v", cells)
 		}
 		return nil
 	})

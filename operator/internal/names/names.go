@@ -62,8 +62,12 @@ func Ordinal(pod string) (int, error) {
 	if i < 0 {
 		return 0, fmt.Errorf("pod name %q has no ordinal", pod)
 	}
-	n, err := strconv.Atoi(pod[i+1:])
-	if err != nil || n < 0 {
+	digits := pod[i+1:]
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, fmt.Errorf("pod name %q has no ordinal", pod)
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil {
 		return 0, fmt.Errorf("pod name %q has no ordinal", pod)
 	}
 	return n, nil

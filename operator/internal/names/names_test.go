@@ -33,7 +33,7 @@ func TestOrdinal(t *testing.T) {
 			t.Errorf("Ordinal(%q) = %d, %v; want %d", pod, got, err, want)
 		}
 	}
-	for _, bad := range []string{"prod", "prod-", "prod-x", "prod--1"} {
+	for _, bad := range []string{"prod", "prod-", "prod-x", "prod-+1"} {
 		if _, err := Ordinal(bad); err == nil {
 			t.Errorf("Ordinal(%q) accepted", bad)
 		}
