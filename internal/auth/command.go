@@ -67,10 +67,13 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 	if !w.Op.valid() {
 		return fmt.Errorf("%w: op %d", ErrBadCommand, w.Op)
 	}
-	*c = Command{Op: w.Op, Name: w.Name, Hash: w.Hash, Roles: w.Roles, Grant: w.Grant, Revoke: w.Revoke,
+	// An empty list or key means the same as an absent one, and MarshalBinary omits both, so
+	// both decode to nil: a command reads back exactly as it went into the log.
+	*c = Command{Op: w.Op, Name: w.Name, Hash: w.Hash, Roles: nilIfEmpty(w.Roles), Grant: nilIfEmpty(w.Grant),
+		Revoke:      nilIfEmpty(w.Revoke),
 		Perms:       Permissions{Read: keepEmpty(w.Read, !w.ReadNil), Write: keepEmpty(w.Write, !w.WriteNil)},
-		GrantPerms:  Permissions{Read: w.GrantRead, Write: w.GrantWrite},
-		RevokePerms: Permissions{Read: w.RevokeRead, Write: w.RevokeWrite}, Key: w.Key}
+		GrantPerms:  Permissions{Read: nilIfEmpty(w.GrantRead), Write: nilIfEmpty(w.GrantWrite)},
+		RevokePerms: Permissions{Read: nilIfEmpty(w.RevokeRead), Write: nilIfEmpty(w.RevokeWrite)}, Key: nilIfEmpty(w.Key)}
 	if c.Op != OpCreateRole {
 		c.Perms = Permissions{}
 	}
@@ -79,6 +82,13 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 
 // keepEmpty turns a decoded nil list back into an empty one when the encoder
 // saw an empty (not nil) list: etcd answers [] for one and null for the other.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
 func keepEmpty(s []string, nonNil bool) []string {
 	if s == nil && nonNil {
 		return []string{}
