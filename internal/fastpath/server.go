@@ -222,8 +222,12 @@ type conn struct {
 	// served is set once a request was answered here: net/http too treats the first request
 	// of a connection apart.
 	served bool
-	req    request
-	resp   response
+	// afterPost is set while the last request answered was a POST, after which net/http
+	// skips up to four stray CR or LF bytes (RFC 7230 section 3.5's tolerance for clients that
+	// end a body with an extra line break); this path must skip exactly the same bytes.
+	afterPost bool
+	req       request
+	resp      response
 }
 
 func (c *conn) serve() {
@@ -269,6 +273,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.served = true
+		c.afterPost = c.req.r.Method == http.MethodPost
 		c.req.release()
 		c.resp.reset()
 		c.busy.Store(false)
@@ -290,8 +295,12 @@ func (c *conn) readRequest() outcome {
 	// Between kept-alive requests net/http waits for four bytes and closes without a word when
 	// the connection ends before them; so does this path, so the two answer alike.
 	if c.served {
-		if _, err := c.br.Peek(4); err != nil {
+		peek, err := c.br.Peek(4)
+		if err != nil {
 			return outcomeClose
+		}
+		if c.afterPost {
+			_, _ = c.br.Discard(leadingLineBreaks(peek))
 		}
 	}
 	head, err := peekHead(c.br)
@@ -349,6 +358,14 @@ func peekHead(br *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+func leadingLineBreaks(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
 }
 
 var errBareLF = errors.New("bare LF in request head")
