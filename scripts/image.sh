@@ -3,6 +3,7 @@
 # (CGO_ENABLED=0): no base image is pulled and nothing is compiled inside Docker.
 #   scripts/image.sh cairn     -> cairn:<version>           (cairnd, cairn-k8s-init)
 #   scripts/image.sh operator  -> cairn-operator:<version>  (cairn-operator)
+# Each is also tagged :latest, the tag deploy/docker-compose.yml runs by default.
 # <version> is $VERSION, or `git describe --tags --always --dirty`. Prints the image reference.
 set -euo pipefail
 
@@ -37,5 +38,5 @@ operator)
 	;;
 *) die "usage: $0 cairn|operator" ;;
 esac
-docker build -q -f "$dockerfile" -t "$image" "$ctx" >/dev/null || die "docker build of $image failed"
+docker build -q -f "$dockerfile" -t "$image" -t "${image%%:*}:latest" "$ctx" >/dev/null || die "docker build of $image failed"
 echo "$image"

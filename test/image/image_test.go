@@ -38,6 +38,20 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// buildImage builds the image with scripts/image.sh (`make image`) and returns its reference.
+func buildImage(t *testing.T) string {
+	t.Helper()
+	build := exec.Command("bash", filepath.Join(repoRoot(t), "scripts", "image.sh"), "cairn")
+	build.Stderr = os.Stderr
+	out, err := build.Output()
+	if err != nil {
+		t.Fatalf("scripts/image.sh cairn: %v", err)
+	}
+	image := strings.TrimSpace(string(out))
+	t.Logf("image %s", image)
+	return image
+}
+
 func TestThreeContainersServeEtcdctl(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("Docker is absent (no docker on PATH): the image test needs it and is skipped")
@@ -48,14 +62,7 @@ func TestThreeContainersServeEtcdctl(t *testing.T) {
 	if out, err := docker(t, "info", "--format", "{{.ServerVersion}}"); err != nil {
 		t.Fatalf("docker is installed but its daemon does not answer: %v\n%s", err, out)
 	}
-	build := exec.Command("bash", filepath.Join(repoRoot(t), "scripts", "image.sh"), "cairn")
-	build.Stderr = os.Stderr
-	out, err := build.Output()
-	if err != nil {
-		t.Fatalf("scripts/image.sh cairn: %v", err)
-	}
-	image := strings.TrimSpace(string(out))
-	t.Logf("image %s", image)
+	image := buildImage(t)
 
 	prefix := fmt.Sprintf("cairn-image-test-%06d", rand.IntN(1000000))
 	network := prefix + "-net"
