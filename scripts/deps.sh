@@ -7,14 +7,17 @@
 #   prometheus (Debian prometheus) - test/prometheus scrapes a cluster with it
 #   slapd   (Debian slapd)        - LDAP tests start their own slapd on loopback; the package's
 #                                   own service is never started
+#   systemd-analyze (Debian systemd) - test/packaging verifies deploy/cairnd.service with it
+#   docker-compose (Debian docker-compose) - test/image brings deploy/docker-compose.yml up
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
 export PATH=$PATH:/usr/sbin
-declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd)
+declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd
+	[systemd-analyze]=systemd [docker-compose]=docker-compose)
 missing=()
-for bin in etcdctl etcd prometheus slapd; do
+for bin in "${!want[@]}"; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -48,6 +51,6 @@ rc=0
 [ "$made_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
 [ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed"
 
-for bin in etcdctl etcd prometheus slapd; do
+for bin in "${!want[@]}"; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
 done
