@@ -179,6 +179,9 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		h.mux.HandleFunc("/v2/stats/store", h.serveStoreStats)
 		h.mux.HandleFunc("/v2/stats/leader", h.serveLeaderStats)
 		if cfg.Registry != nil {
+			if err := metrics.RegisterAuthCache(cfg.Registry, h.authn.verifier.Stats); err != nil {
+				h.log.Warn("auth cache metrics not exported", "err", err)
+			}
 			h.mux.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 		}
 	}

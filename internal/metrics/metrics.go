@@ -198,5 +198,24 @@ func (s *Set) Register(reg prometheus.Registerer, src Sources, v Versions) error
 	return nil
 }
 
+// RegisterAuthCache exports the native password verifier's cache on reg: hits are
+// credentials accepted without a bcrypt comparison, misses the checks that needed one (or
+// were refused). stats is read at scrape time.
+func RegisterAuthCache(reg prometheus.Registerer, stats func() (hits, misses uint64)) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "cairn", Subsystem: "auth", Name: "cache_hits_total",
+			Help: "Native credential checks answered from the verifier's cache, without a password hash comparison."},
+			func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "cairn", Subsystem: "auth", Name: "cache_misses_total",
+			Help: "Native credential checks that were not in the verifier's cache (a password hash comparison, or a refusal)."},
+			func() float64 { _, m := stats(); return float64(m) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Since is seconds since start, for Observe.
 func Since(start time.Time) float64 { return time.Since(start).Seconds() }

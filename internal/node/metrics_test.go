@@ -173,3 +173,39 @@ func TestEtcdMetricsFollowTheCluster(t *testing.T) {
 	metricAtLeast(t, follower, "etcd_server_leader_changes_seen_total", nil, before+1)
 	metricAtLeast(t, follower, "etcd_server_has_leader", nil, 1)
 }
+
+// The auth cache's counters move with credential checks: the first check of a password is a
+// miss (a bcrypt comparison), repeats are hits, and a wrong password is never a hit.
+func TestAuthCacheMetrics(t *testing.T) {
+	c := testcluster.New(t, 1, withMetricsPort())
+	m := c.WaitLeader(t)
+	c.EnableAuth(t, "rootpw")
+	before := scrape(t, m)
+	hits0, okH := value(before, "cairn_auth_cache_hits_total", nil)
+	miss0, okM := value(before, "cairn_auth_cache_misses_total", nil)
+	if !okH || !okM {
+		t.Fatalf("auth cache counters missing from /metrics")
+	}
+	for i := 0; i < 3; i++ {
+		if status, body, err := c.AuthCall(0, "GET", "/v2/keys/", "", "root", "rootpw"); err != nil || status != 200 {
+			t.Fatalf("GET as root: %d %s %v", status, body, err)
+		}
+	}
+	if status, _, err := c.AuthCall(0, "GET", "/v2/keys/", "", "root", "wrong"); err != nil || status != 401 {
+		t.Fatalf("GET with a wrong password: %d %v, want 401", status, err)
+	}
+	after := scrape(t, m)
+	hits, _ := value(after, "cairn_auth_cache_hits_total", nil)
+	miss, _ := value(after, "cairn_auth_cache_misses_total", nil)
+	// EnableAuth's own calls may have cached root's password already, so the three GETs are
+	// at least two hits; the wrong password is one more miss and no hit.
+	if hits-hits0 < 2 || hits-hits0 > 3 {
+		t.Errorf("cache hits moved by %v over three checks of one password, want 2 or 3", hits-hits0)
+	}
+	if miss-miss0 < 1 || miss-miss0 > 2 {
+		t.Errorf("cache misses moved by %v, want 1 or 2 (the wrong password, maybe the first check)", miss-miss0)
+	}
+	if fams := scrape(t, m); fams["cairn_auth_cache_hits_total"].GetType() != dto.MetricType_COUNTER {
+		t.Errorf("cairn_auth_cache_hits_total is %v, want a counter", fams["cairn_auth_cache_hits_total"].GetType())
+	}
+}
