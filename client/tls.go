@@ -17,6 +17,9 @@ type TLSBuilder struct {
 	caFile    string
 	certFile  string
 	keyFile   string
+	caPEM     []byte
+	certPEM   []byte
+	keyPEM    []byte
 	name      string
 	protocols []string
 	ciphers   []string
@@ -43,6 +46,17 @@ func (b *TLSBuilder) CertFile(path string) *TLSBuilder { b.certFile = path; retu
 
 // KeyFile names the PEM private key of CertFile.
 func (b *TLSBuilder) KeyFile(path string) *TLSBuilder { b.keyFile = path; return b }
+
+// CAPEM is CAFile for certificates held in memory (a Kubernetes Secret's ca.crt, say). Given
+// both, the client trusts the authorities of each.
+func (b *TLSBuilder) CAPEM(pem []byte) *TLSBuilder { b.caPEM = append([]byte(nil), pem...); return b }
+
+// CertificatePEM is CertFile and KeyFile for a certificate and key held in memory. It takes
+// the place of the files when both are given.
+func (b *TLSBuilder) CertificatePEM(cert, key []byte) *TLSBuilder {
+	b.certPEM, b.keyPEM = append([]byte(nil), cert...), append([]byte(nil), key...)
+	return b
+}
 
 // TLSName is the name verified in a seed's certificate when its Host has no TLSName, and, when
 // set, the name verified in the certificate of every node the client learns, instead of the
@@ -109,18 +123,29 @@ func (b *TLSBuilder) config() (*tls.Config, error) {
 			cfg.MinVersion = tls.VersionTLS13
 		}
 	}
-	if b.caFile != "" {
-		pem, err := os.ReadFile(b.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: TLS CA file: %w", ErrInvalidArgument, err)
-		}
+	if b.caFile != "" || b.caPEM != nil {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: TLS CA file %s holds no PEM certificate", ErrInvalidArgument, b.caFile)
+		if b.caFile != "" {
+			pem, err := os.ReadFile(b.caFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: TLS CA file: %w", ErrInvalidArgument, err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%w: TLS CA file %s holds no PEM certificate", ErrInvalidArgument, b.caFile)
+			}
+		}
+		if b.caPEM != nil && !pool.AppendCertsFromPEM(b.caPEM) {
+			return nil, fmt.Errorf("%w: TLS CA PEM holds no certificate", ErrInvalidArgument)
 		}
 		cfg.RootCAs = pool
 	}
 	switch {
+	case b.certPEM != nil || b.keyPEM != nil:
+		cert, err := tls.X509KeyPair(b.certPEM, b.keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TLS certificate and key PEM: %w", ErrInvalidArgument, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
 	case b.certFile != "" && b.keyFile != "":
 		cert, err := tls.LoadX509KeyPair(b.certFile, b.keyFile)
 		if err != nil {

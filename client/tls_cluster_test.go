@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -237,5 +238,40 @@ func TestTLSCiphersHonoured(t *testing.T) {
 	if err := tryConnect(t, tlsDef(set, seed).Protocols("TLS1.2").
 		Ciphers("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")); err != nil {
 		t.Fatalf("client offering the server's suite: %v", err)
+	}
+}
+
+// A CA, certificate and key held in memory work as their files do, against a member that asks
+// for client certificates; without the certificate the same member refuses the client.
+func TestTLSFromMemory(t *testing.T) {
+	set := tlstest.NewSet(t, "sdk-pem")
+	c := testcluster.New(t, 1, testcluster.WithTLS(testcluster.TLS{Set: set, Client: true}))
+	c.WaitLeader(t)
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ca, cert, key := read(set.CAFile), read(set.ClientCertFile), read(set.ClientKeyFile)
+	cl := connect(t, client.NewClusterDefinitionHosts(hostOf(t, c.Members[0])).WithSystemSettings(tlsSettings).
+		WithTLSConfigOf().CAPEM(ca).CertificatePEM(cert, key).Done())
+	putEventually(t, cl.CreateSession(client.DefaultBehavior), "/pem", "v")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.NewClusterDefinitionHosts(hostOf(t, c.Members[0])).WithSystemSettings(tlsSettings).
+		FailIfNotConnected(true).WithTLSConfigOf().CAPEM(ca).Done().Connect(ctx)
+	if err == nil {
+		t.Fatal("connected without the client certificate the member asks for")
+	}
+	for name, b := range map[string]*client.TLSBuilder{
+		"CA PEM":          client.NewClusterDefinition("127.0.0.1", 1).WithTLSConfigOf().CAPEM([]byte("no")),
+		"certificate PEM": client.NewClusterDefinition("127.0.0.1", 1).WithTLSConfigOf().CertificatePEM(cert, []byte("no")),
+	} {
+		if _, err := b.Done().Connect(ctx); !errors.Is(err, client.ErrInvalidArgument) {
+			t.Errorf("bad %s: %v, want ErrInvalidArgument", name, err)
+		}
 	}
 }
