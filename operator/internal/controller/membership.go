@@ -86,7 +86,8 @@ func (r *Reconciler) observe(ctx context.Context, cc *cairnv1.CairnCluster) (*ob
 	return o, nil
 }
 
-// connect reaches the members through their pods' IPs with the project's SDK.
+// connect reaches the members through their pods' IPs with the project's SDK, with the TLS
+// and root credentials the spec names.
 func (r *Reconciler) connect(ctx context.Context, cc *cairnv1.CairnCluster, o *observation) (*cairn.Cluster, error) {
 	var hosts []cairn.Host
 	for _, p := range o.pods {
@@ -98,10 +99,13 @@ func (r *Reconciler) connect(ctx context.Context, cc *cairnv1.CairnCluster, o *o
 		return nil, errNoMemberRunning
 	}
 	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Name < hosts[j].Name })
+	def, err := r.definition(ctx, cc, hosts, memberTLSName(cc))
+	if err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return cairn.NewClusterDefinitionHosts(hosts...).ValidateClusterNameIs(clusterName(cc)).
-		WithSystemSettings(cairn.SystemSettings{Timeout: 2 * time.Second}).Connect(cctx)
+	return def.WithSystemSettings(cairn.SystemSettings{Timeout: 2 * time.Second}).Connect(cctx)
 }
 
 var errNoMemberRunning = errors.New("no member pod is running yet")

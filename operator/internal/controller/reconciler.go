@@ -38,6 +38,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods;persistentvolumeclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -117,9 +118,10 @@ func podToCluster(_ context.Context, o client.Object) []reconcile.Request {
 
 // ClientOptions keep cluster-scoped and rarely read kinds out of the manager's cache: reading
 // them must not start cluster-wide informers (or need list/watch on them) for a namespaced
-// operator.
+// operator. Secrets are read only when the operator needs one, never all cached.
 func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{
 		&corev1.Node{}, &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{}, &corev1.PersistentVolumeClaim{},
+		&corev1.Secret{},
 	}}}
 }
