@@ -7,14 +7,15 @@
 #   prometheus (Debian prometheus) - test/prometheus scrapes a cluster with it
 #   slapd   (Debian slapd)        - LDAP tests start their own slapd on loopback; the package's
 #                                   own service is never started
+#   chromium (Debian chromium)    - test/ui drives the dashboard in headless chromium (chromedp)
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
 export PATH=$PATH:/usr/sbin
-declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd)
+declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd [chromium]=chromium)
 missing=()
-for bin in etcdctl etcd prometheus slapd; do
+for bin in etcdctl etcd prometheus slapd chromium; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -48,6 +49,6 @@ rc=0
 [ "$made_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
 [ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed"
 
-for bin in etcdctl etcd prometheus slapd; do
+for bin in etcdctl etcd prometheus slapd chromium; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
 done
