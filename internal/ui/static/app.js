@@ -68,10 +68,12 @@ function describeError(res, body) {
   return res.status + ' ' + res.statusText;
 }
 
-// keyURL encodes each segment of a key below the dashboard's keys route.
+// keyURL encodes each segment of a key below the dashboard's keys route. A trailing slash is
+// kept: a grant on "/dir/*" covers "/dir/" but not "/dir".
 function keyURL(key) {
   const segs = key.split('/').filter((s) => s !== '').map(encodeURIComponent);
-  return KEYS + '/' + segs.join('/');
+  const slash = segs.length > 0 && key.endsWith('/') ? '/' : '';
+  return KEYS + '/' + segs.join('/') + slash;
 }
 
 function normKey(key) {
@@ -196,8 +198,9 @@ async function pollOnce() {
 function renderCluster(info, members) {
   $('cluster-name').textContent = (info.cluster_name ? info.cluster_name + ' · ' : '') + 'cluster ' + info.cluster_id;
   $('served-by').textContent = 'served by ' + info.server_name;
-  $('cluster-summary').textContent = 'Leader: ' + (info.leader || 'none') + ' · generation ' + info.generation +
-    ' · applied index on ' + info.server_name + ': ' + info.applied_index;
+  // The generation is a 64-bit hash that JavaScript numbers cannot hold exactly: not shown.
+  $('cluster-summary').textContent = 'Leader: ' + (info.leader || 'none') + ' · applied index on ' +
+    info.server_name + ': ' + info.applied_index;
   $('cluster-summary').dataset.leader = info.leader || '';
   const tbody = $('members').tBodies[0];
   const rows = [];
@@ -258,7 +261,10 @@ async function loadTree() {
     const node = await fetchNode('/');
     root.replaceChildren(await renderDir({ key: '/', dir: true, nodes: node.nodes || [] }, true));
   } catch (e) {
-    if (!(e instanceof AuthNeeded)) show('Keys: ' + e.message, 'error');
+    if (e instanceof AuthNeeded) return;
+    // A user may read below the root without reading the root itself: say so where the tree
+    // would be, and let the key fields below reach what the user may read.
+    root.replaceChildren(el('li', 'error', 'Cannot list /: ' + e.message));
   }
 }
 
@@ -342,6 +348,15 @@ function renderDetail() {
   $('detail-ttl-left').textContent = n.ttl ? n.ttl + ' s left' : 'none';
   $('detail-expiration').textContent = n.expiration || '—';
   $('detail-edit').hidden = !!n.dir;
+  // A directory's children, so that a user who cannot list the root can still move around.
+  $('detail-children').replaceChildren(...(n.dir ? n.nodes || [] : []).map((c) => {
+    const li = el('li', c.dir ? 'dir' : 'key');
+    li.dataset.key = c.key;
+    const name = el('span', 'name', baseName(c.key));
+    name.addEventListener('click', () => select(c.key));
+    li.append(name);
+    return li;
+  }));
   $('detail-value').value = n.dir ? '' : n.value;
   $('detail-ttl').value = n.ttl ? String(n.ttl) : '';
   $('detail-delete').hidden = n.key === '/';
@@ -528,6 +543,10 @@ async function boot() {
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   $('tree-refresh').addEventListener('click', loadTree);
+  $('open-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    select(normKey($('open-key').value));
+  });
   $('detail-save').addEventListener('click', save);
   $('detail-delete').addEventListener('click', () => { $('detail-delete-confirm').hidden = false; });
   $('detail-delete-confirm').addEventListener('click', remove);
