@@ -94,6 +94,15 @@ func TestDashboardAuthOverTLS(t *testing.T) {
 	})()`)
 	b.run("select alice's key", chromedp.Click(chromedp.CSS(`#detail-children li[data-key="/app/by-alice-etcdctl"] > .name`)))
 	b.waitFor("alice's key", 10*time.Second, `document.getElementById('detail-value').value === 'allowed' ? '' : 'value: ' + document.getElementById('detail-value').value`)
+	// A watch alice may not read is refused once, not retried for ever.
+	b.run("watch / as alice",
+		chromedp.SetValue(chromedp.ID("watch-key"), "/"),
+		chromedp.Click(chromedp.ID("watch-start")))
+	b.waitFor("the refused watch", 10*time.Second, `(() => {
+		const s = document.getElementById('watch-state');
+		if (s.dataset.state !== 'refused' || !s.textContent.includes('110')) return 'watch state: ' + s.textContent;
+		return document.getElementById('watch-start').disabled ? 'the watch still runs' : '';
+	})()`)
 	b.screenshot("non-root-refused")
 
 	// Signing out asks again; root may write.

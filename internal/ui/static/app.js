@@ -478,6 +478,15 @@ function addEvent(ev) {
   while (list.children.length > MAX_EVENTS) list.lastChild.remove();
 }
 
+// WatchRefused is an answer that asking again would not change (a bad key, no permission);
+// anything else (a lost connection, an election) is retried.
+class WatchRefused extends Error {}
+
+function watchError(res, body) {
+  const msg = describeError(res, body || {});
+  return res.status >= 400 && res.status < 500 ? new WatchRefused(msg) : new Error(msg);
+}
+
 function indexOf(res, body) {
   const h = Number(res.headers.get('X-Etcd-Index'));
   if (Number.isFinite(h) && h > 0) return h;
@@ -503,7 +512,7 @@ async function startWatch(ev) {
         // Start after the store's current index: a key that does not exist yet still answers it.
         const res = await api('GET', keyURL(key), null, ctl.signal);
         const body = await res.json().catch(() => null);
-        if (!res.ok && res.status !== 404) throw new Error(describeError(res, body));
+        if (!res.ok && res.status !== 404) throw watchError(res, body);
         next = indexOf(res, body) + 1;
         stateEl.textContent = 'watching ' + key + (recursive ? ' and below' : '') + ' from index ' + next;
         stateEl.dataset.state = 'watching';
@@ -517,12 +526,17 @@ async function startWatch(ev) {
         next = 0;
         continue;
       }
-      if (!res.ok || !body) throw new Error(describeError(res, body || {}));
+      if (!res.ok || !body) throw watchError(res, body);
       addEvent(body);
       next = body.node.modifiedIndex + 1;
       failures = 0;
     } catch (e) {
       if (ctl.signal.aborted || e instanceof AuthNeeded) break;
+      if (e instanceof WatchRefused) {
+        stateEl.textContent = 'watch refused: ' + e.message;
+        stateEl.dataset.state = 'refused';
+        break;
+      }
       failures++;
       stateEl.textContent = 'watch interrupted (' + e.message + '); retrying';
       stateEl.dataset.state = 'retrying';
@@ -531,7 +545,7 @@ async function startWatch(ev) {
   }
   if (state.watch === ctl) stopWatch();
   // A newer watch owns the state line; only a watch that ended on its own reports stopping.
-  if (state.watch === null) {
+  if (state.watch === null && stateEl.dataset.state !== 'refused') {
     stateEl.textContent = 'stopped';
     stateEl.dataset.state = 'stopped';
   }
