@@ -97,6 +97,8 @@ function needLogin(why) {
   $('login-error').textContent = why || '';
   $('user').textContent = '';
   $('logout').hidden = true;
+  $('self-health').textContent = 'sign-in needed';
+  $('self-health').className = 'badge';
   stopWatch();
   $('login-user').focus();
 }
