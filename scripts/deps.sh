@@ -9,13 +9,14 @@
 #                                   own service is never started
 #   systemd-analyze (Debian systemd) - test/packaging verifies deploy/cairnd.service with it
 #   docker-compose (Debian docker-compose) - test/image brings deploy/docker-compose.yml up
+#   chromium (Debian chromium)    - test/ui drives the dashboard in headless chromium (chromedp)
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
 export PATH=$PATH:/usr/sbin
 declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd
-	[systemd-analyze]=systemd [docker-compose]=docker-compose)
+	[systemd-analyze]=systemd [docker-compose]=docker-compose [chromium]=chromium)
 missing=()
 for bin in "${!want[@]}"; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-io/cairn/internal/auth"
 	"github.com/cairn-io/cairn/internal/directory"
 	"github.com/cairn-io/cairn/internal/tlsconf"
+	"github.com/cairn-io/cairn/internal/ui"
 )
 
 // Directory checks external (LDAP) credentials; internal/directory is the one
@@ -149,7 +150,7 @@ func (a *authenticator) refusal(r *http.Request, err error) {
 
 // pathClass names the API a path belongs to, never the key.
 func pathClass(p string) string {
-	for _, prefix := range []string{keysPrefix, membersPrefix, authPrefix, clusterPrefix, loginPath} {
+	for _, prefix := range []string{keysPrefix, membersPrefix, authPrefix, clusterPrefix, loginPath, ui.KeysPrefix} {
 		if p == prefix || strings.HasPrefix(p, prefix+"/") {
 			return prefix
 		}
@@ -185,20 +186,28 @@ func (h *Handler) keysAllowed(w http.ResponseWriter, r *http.Request, key string
 // rootAllowed authenticates r and checks that it holds the root role,
 // answering etcd's {"message":"Insufficient credentials"} 401 otherwise.
 func (h *Handler) rootAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if err := h.rootCheck(r); err != nil {
+		writeUnauthorized(w, err)
+		return false
+	}
+	return true
+}
+
+// rootCheck authenticates r and checks that it holds the root role, logging a refusal; the
+// caller answers it in its API's shape.
+func (h *Handler) rootCheck(r *http.Request) error {
 	st := h.b.AuthState()
 	if h.peer || !st.Enabled() {
-		return true
+		return nil
 	}
 	id, err := h.authn.identify(r, st)
-	if err == nil && st.IsRoot(id) {
-		return true
+	if err == nil && !st.IsRoot(id) {
+		err = errRootNeeded
 	}
-	if err == nil {
-		err = errors.New("root role needed")
+	if err != nil {
+		h.authn.refusal(r, err)
 	}
-	h.authn.refusal(r, err)
-	writeUnauthorized(w, err)
-	return false
+	return err
 }
 
 // writeRootAllowed lets reads through and checks writes as rootAllowed does,

@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-io/cairn/internal/relay"
 	"github.com/cairn-io/cairn/internal/server"
 	"github.com/cairn-io/cairn/internal/store"
+	"github.com/cairn-io/cairn/internal/ui"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -123,6 +124,7 @@ type Handler struct {
 	authn   *authenticator
 	metrics *httpMetrics
 	probe   probeState
+	ui      *ui.Handler
 	mux     *http.ServeMux
 	peer    bool
 	// Header values fixed for the node's life, built once.
@@ -168,6 +170,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		h.mux.HandleFunc(server.ClusterPath, h.servePeerCluster)
 		h.mux.HandleFunc(server.PublishPath, h.servePublish)
 	} else {
+		h.ui = ui.New()
 		h.mux.HandleFunc(loginPath, h.serveLogin)
 		h.mux.HandleFunc("/version", h.serveVersion)
 		h.mux.HandleFunc("/health", h.serveHealth)
@@ -217,6 +220,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == authPrefix || strings.HasPrefix(p, authPrefix+"/"):
 		hd["X-Etcd-Cluster-Id"] = h.clusterID
 		h.serveAuth(w, r)
+	case !h.peer && (p == "/ui" || strings.HasPrefix(p, ui.Prefix)):
+		h.serveUI(w, r)
 	default:
 		h.mux.ServeHTTP(w, r)
 	}
@@ -254,8 +259,8 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 }
 
 // waitReady holds client requests until this node's member entry is committed, bounded by the
-// request timeout; /health answers at once, unhealthy, and the probes answer at once for
-// themselves (alive, not ready).
+// request timeout; /health answers at once, unhealthy, the probes answer at once for
+// themselves (alive, not ready), and the dashboard's files are served at once.
 func (h *Handler) waitReady(w http.ResponseWriter, r *http.Request) bool {
 	ready := h.b.Ready()
 	select {
@@ -263,7 +268,7 @@ func (h *Handler) waitReady(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	default:
 	}
-	if r.URL.Path == livezPath || r.URL.Path == readyzPath {
+	if r.URL.Path == livezPath || r.URL.Path == readyzPath || isUIFile(r.URL.Path) {
 		return true
 	}
 	if r.URL.Path == "/health" {
