@@ -57,6 +57,8 @@ type ctl struct {
 	env  []string
 	// wrap, when set, runs the binary through another command (unshare ...).
 	wrap []string
+	// stdin is the command's input (a password).
+	stdin string
 }
 
 func newCtl(t *testing.T, args ...string) ctl {
@@ -80,6 +82,7 @@ func (c ctl) run(args ...string) (string, string, int) {
 	cmd.Env = append(cmd.Env, c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = strings.NewReader(c.stdin)
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
