@@ -7,16 +7,20 @@
 #   prometheus (Debian prometheus) - test/prometheus scrapes a cluster with it
 #   slapd   (Debian slapd)        - LDAP tests start their own slapd on loopback; the package's
 #                                   own service is never started
+#   fish, bash-completion         - the shell completion tests run the generated scripts in
+#                                   real shells (bash needs bash-completion's helpers)
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
 export PATH=$PATH:/usr/sbin
-declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd)
+declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd [fish]=fish)
 missing=()
-for bin in etcdctl etcd prometheus slapd; do
+for bin in etcdctl etcd prometheus slapd fish; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
 done
+bash_completion=/usr/share/bash-completion/bash_completion
+[ -f "$bash_completion" ] || missing+=(bash-completion)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 die() { echo "scripts/deps.sh: $*" >&2; exit 1; }
@@ -48,6 +52,7 @@ rc=0
 [ "$made_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
 [ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed"
 
-for bin in etcdctl etcd prometheus slapd; do
+for bin in etcdctl etcd prometheus slapd fish; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
 done
+[ -f "$bash_completion" ] || die "$bash_completion still missing after installing ${missing[*]}"

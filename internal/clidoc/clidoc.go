@@ -26,7 +26,7 @@ func Write(root *cobra.Command, dir string) error {
 	}
 	// No generation date in the pages: the same definitions give the same files.
 	root.DisableAutoGenTag = true
-	hdr := &doc.GenManHeader{Title: root.Name(), Section: "1", Source: "Cairn " + version.Version(), Manual: "Cairn Manual"}
+	hdr := &doc.GenManHeader{Section: "1", Source: "Cairn " + version.Version(), Manual: "Cairn Manual"}
 	if err := doc.GenManTree(root, hdr, man); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
