@@ -219,7 +219,11 @@ func TestJSONOutputOfEveryCommand(t *testing.T) {
 	js(false, "user", "remove", "alice")
 	js(false, "role", "remove", "reader")
 	js(false, "auth", "enable")
-	ctl.args = append(ctl.args, "--user", "root:rootpw")
+	// Now only root may turn it off; the credentials come from CAIRNCTL_USER.
+	if _, _, code := ctl.run("auth", "disable"); code == 0 {
+		t.Fatal("auth disable without credentials succeeded")
+	}
+	ctl = ctl.with("CAIRNCTL_USER=root:rootpw")
 	js(true, "auth", "disable")
 
 	for _, cmd := range leafCommands(newRootCommand()) {
