@@ -67,6 +67,14 @@ func TestGeneratedManPagesAndCompletions(t *testing.T) {
 		}
 	}
 
+	for _, need := range []string{"/usr/share/bash-completion/bash_completion"} {
+		if _, err := os.Stat(need); err != nil {
+			t.Fatalf("%v: run scripts/deps.sh (bash-completion)", err)
+		}
+	}
+	if _, err := exec.LookPath("fish"); err != nil {
+		t.Fatalf("%v: run scripts/deps.sh (fish)", err)
+	}
 	env := append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"))
 	shell := func(name string, args ...string) string {
 		t.Helper()
