@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/cairn-io/cairn/internal/version.version=$(VERSION) -X github.com/cairn-io/cairn/internal/version.commit=$(COMMIT)
 
-.PHONY: all build test test-etcd fuzz deps vet fmt-check unit cluster bench-compare bench-auth bench clean robustness \
+.PHONY: all build man test test-etcd fuzz deps vet fmt-check unit cluster bench-compare bench-auth bench clean robustness \
 	operator-manifests operator-build operator-test operator-vet kube-apiserver image operator-image image-test
 
 all: build
@@ -20,6 +20,15 @@ build:
 
 deps:
 	bash scripts/deps.sh
+
+# Man pages (DOCS/man1) and bash, zsh and fish completions (DOCS/completion) of cairnd and
+# cairnctl, generated from their command definitions by their hidden gen-docs command. DOCS is
+# a build directory, not committed.
+DOCS ?= build/docs
+man: build
+	rm -rf $(DOCS)
+	$(BIN)/cairnctl gen-docs $(DOCS)
+	$(BIN)/cairnd gen-docs $(DOCS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -65,7 +74,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/ ./internal/fsm/
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) build
 
 # The robustness suite's long run: three real cairnd processes behind fault-injecting proxies,
 # faults for DURATION, then linearizability, lost-write and watch checks (docs/robustness.md).

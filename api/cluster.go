@@ -70,6 +70,10 @@ type ClusterMember struct {
 	FailureDomain int      `json:"failure_domain"`
 	// AppliedIndex is 0 when the answering node could not ask that member.
 	AppliedIndex uint64 `json:"applied_index"`
+	// QuorumPort is the UDP port the member answers quorum queries on (--listen-quorum-url),
+	// 0 when it serves none. It is reached on the host of the client URL a client uses, its
+	// alternate one included, as the member's HTTP port is.
+	QuorumPort int `json:"quorum_port,omitempty"`
 }
 
 // ClusterMembers is the body of GET /v1/cluster/members.

@@ -26,12 +26,15 @@ type Member struct {
 	Message       string
 	FailureDomain int // the rack
 	AppliedIndex  uint64
+	// QuorumPort is the member's quorum UDP port, on the host of its URL (or AlternateURL);
+	// 0 when it answers no quorum queries.
+	QuorumPort int
 }
 
 func fromAPI(m api.ClusterMember) Member {
 	return Member{ServerName: m.ServerName, ID: m.ID, URL: m.URL, AlternateURL: m.AlternateURL,
 		URLs: m.URLs, AlternateURLs: m.AlternateURLs, PeerURL: m.PeerURL, Database: m.Database, Roles: m.Roles, Status: m.Status, Message: m.Message,
-		FailureDomain: m.FailureDomain, AppliedIndex: m.AppliedIndex}
+		FailureDomain: m.FailureDomain, AppliedIndex: m.AppliedIndex, QuorumPort: m.QuorumPort}
 }
 
 // Members reads and changes membership.

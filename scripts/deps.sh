@@ -10,17 +10,21 @@
 #   systemd-analyze (Debian systemd) - test/packaging verifies deploy/cairnd.service with it
 #   docker-compose (Debian docker-compose) - test/image brings deploy/docker-compose.yml up
 #   chromium (Debian chromium)    - test/ui drives the dashboard in headless chromium (chromedp)
+#   fish, bash-completion         - the shell completion tests run the generated scripts in
+#                                   real shells (bash needs bash-completion's helpers)
 # Runs as root without sudo, or through sudo otherwise. Fails with a clear
 # message when a tool is missing and apt cannot install it.
 set -euo pipefail
 
 export PATH=$PATH:/usr/sbin
 declare -A want=([etcdctl]=etcd-client [etcd]=etcd-server [prometheus]=prometheus [slapd]=slapd
-	[systemd-analyze]=systemd [docker-compose]=docker-compose [chromium]=chromium)
+	[systemd-analyze]=systemd [docker-compose]=docker-compose [chromium]=chromium [fish]=fish)
 missing=()
 for bin in "${!want[@]}"; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
 done
+bash_completion=/usr/share/bash-completion/bash_completion
+[ -f "$bash_completion" ] || missing+=(bash-completion)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 die() { echo "scripts/deps.sh: $*" >&2; exit 1; }
@@ -55,3 +59,4 @@ rc=0
 for bin in "${!want[@]}"; do
 	command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing ${missing[*]}"
 done
+[ -f "$bash_completion" ] || die "$bash_completion still missing after installing ${missing[*]}"

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/cairn-io/cairn/client"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // nodeView is a key as -o json prints it.
@@ -82,18 +84,59 @@ func newGetCommand(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
+// ttlValue is --ttl: whole seconds as etcdctl takes them (--ttl 60), or a Go duration
+// (--ttl 1m, --ttl 90s), which is rounded up to whole seconds by the SDK.
+type ttlValue time.Duration
+
+func (t *ttlValue) String() string {
+	if *t == 0 {
+		return "0"
+	}
+	return time.Duration(*t).String()
+}
+
+func (t *ttlValue) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > math.MaxInt64/int64(time.Second) {
+			return fmt.Errorf("%d seconds is out of range", n)
+		}
+		*t = ttlValue(time.Duration(n) * time.Second)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want seconds (60) or a duration (1m30s)")
+	}
+	if d < 0 {
+		return fmt.Errorf("negative TTL %s", s)
+	}
+	*t = ttlValue(d)
+	return nil
+}
+
+func (t *ttlValue) Type() string { return "seconds|duration" }
+
+// option is WithTTL when a TTL was given.
+func (t ttlValue) option() []client.PutOption {
+	if t <= 0 {
+		return nil
+	}
+	return []client.PutOption{client.WithTTL(time.Duration(t))}
+}
+
+func ttlFlag(fs *pflag.FlagSet, t *ttlValue) {
+	fs.Var(t, "ttl", "expire after this many seconds (60, as etcdctl) or this duration (1m)")
+}
+
 func newPutCommand(g *globalFlags) *cobra.Command {
-	var ttl time.Duration
+	var ttl ttlValue
 	var prevValue string
 	var prevIndex uint64
 	var create, update bool
 	cmd := &cobra.Command{Use: "put KEY VALUE", Short: "Set a key", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, _ *client.Cluster, s *client.Session) error {
-				var opts []client.PutOption
-				if ttl > 0 {
-					opts = append(opts, client.WithTTL(ttl))
-				}
+				opts := ttl.option()
 				if cmd.Flags().Changed("prev-value") {
 					opts = append(opts, client.PrevValue(prevValue))
 				}
@@ -114,7 +157,7 @@ func newPutCommand(g *globalFlags) *cobra.Command {
 			})
 		}}
 	f := cmd.Flags()
-	f.DurationVar(&ttl, "ttl", 0, "expire after this long (e.g. 30s)")
+	ttlFlag(f, &ttl)
 	f.StringVar(&prevValue, "prev-value", "", "only if the current value is this")
 	f.Uint64Var(&prevIndex, "prev-index", 0, "only if the current modified index is this")
 	f.BoolVar(&create, "create", false, "only if the key does not exist")
@@ -160,41 +203,101 @@ func newRmCommand(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func newMkdirCommand(g *globalFlags) *cobra.Command {
-	var ttl time.Duration
-	cmd := &cobra.Command{Use: "mkdir DIR", Short: "Create a directory", Args: cobra.ExactArgs(1),
+// newMkCommand is etcdctl's mk: create a key that must not exist yet, or, with --in-order, a
+// new key under a directory whose name sorts after every key created that way before.
+func newMkCommand(g *globalFlags) *cobra.Command {
+	var ttl ttlValue
+	var inOrder bool
+	cmd := &cobra.Command{Use: "mk KEY VALUE", Short: "Create a key that does not exist yet (--in-order: a new key under the directory KEY)",
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, _ *client.Cluster, s *client.Session) error {
-				var opts []client.PutOption
-				if ttl > 0 {
-					opts = append(opts, client.WithTTL(ttl))
+				var r *client.Response
+				var err error
+				if inOrder {
+					r, err = s.CreateInOrder(ctx, args[0], args[1], ttl.option()...)
+				} else {
+					r, err = s.Put(ctx, args[0], args[1], append(ttl.option(), client.PrevExist(false))...)
 				}
-				r, err := s.Mkdir(ctx, args[0], opts...)
 				if err != nil {
 					return err
 				}
 				return g.printNode(cmd, r, false)
 			})
 		}}
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long")
+	ttlFlag(cmd.Flags(), &ttl)
+	cmd.Flags().BoolVar(&inOrder, "in-order", false, "create an in-order key under the directory KEY (its name is the store index)")
 	return cmd
 }
 
+func newMkdirCommand(g *globalFlags) *cobra.Command {
+	var ttl ttlValue
+	cmd := &cobra.Command{Use: "mkdir DIR", Short: "Create a directory", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.run(cmd, func(ctx context.Context, _ *client.Cluster, s *client.Session) error {
+				r, err := s.Mkdir(ctx, args[0], ttl.option()...)
+				if err != nil {
+					return err
+				}
+				return g.printNode(cmd, r, false)
+			})
+		}}
+	ttlFlag(cmd.Flags(), &ttl)
+	return cmd
+}
+
+// newLsCommand is etcdctl's ls: the keys of one directory level, one per line, sorted; with
+// --recursive every key of the subtree, each directory followed by what it holds. -o json
+// prints the response as the SDK returns it.
 func newLsCommand(g *globalFlags) *cobra.Command {
-	return &cobra.Command{Use: "ls [DIR]", Short: "List a directory's subtree", Args: cobra.MaximumNArgs(1),
+	var recursive, slash bool
+	cmd := &cobra.Command{Use: "ls [DIR]", Short: "List a directory (its whole subtree with --recursive)", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "/"
 			if len(args) == 1 {
 				dir = args[0]
 			}
 			return g.run(cmd, func(ctx context.Context, _ *client.Cluster, s *client.Session) error {
-				r, err := s.List(ctx, dir)
+				var r *client.Response
+				var err error
+				if recursive {
+					r, err = s.List(ctx, dir)
+				} else {
+					r, err = s.Get(ctx, dir, client.Sorted())
+				}
 				if err != nil {
 					return err
 				}
-				return g.printNode(cmd, r, true)
+				if g.output == "json" {
+					return g.printNode(cmd, r, true)
+				}
+				w := cmd.OutOrStdout()
+				if !r.Node.Dir {
+					_, err := fmt.Fprintln(w, r.Node.Key)
+					return err
+				}
+				var walk func(n *client.Node) error
+				walk = func(n *client.Node) error {
+					for _, c := range n.Nodes {
+						name := c.Key
+						if slash && c.Dir {
+							name += "/"
+						}
+						if _, err := fmt.Fprintln(w, name); err != nil {
+							return err
+						}
+						if err := walk(c); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				return walk(r.Node)
 			})
 		}}
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "list the whole subtree")
+	cmd.Flags().BoolVarP(&slash, "append-slash", "p", false, "append a slash (/) to directories, as etcdctl ls -p")
+	return cmd
 }
 
 func newWatchCommand(g *globalFlags) *cobra.Command {

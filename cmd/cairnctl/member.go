@@ -17,7 +17,7 @@ func newMemberCommand(g *globalFlags) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, c *client.Cluster, _ *client.Session) error {
-				m, err := c.Members().Add(ctx, strings.Split(args[0], ","), learner)
+				m, err := c.Members().Add(ctx, splitList(args[0]), learner)
 				if err != nil {
 					return err
 				}
@@ -36,11 +36,34 @@ func newMemberCommand(g *globalFlags) *cobra.Command {
 					if err := do(c.Members(), ctx, args[0]); err != nil {
 						return err
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "member %s %s\n", args[0], done)
-					return nil
+					return g.done(cmd, "member "+args[0]+" "+done, map[string]any{"member": args[0], "action": use})
 				})
 			}}
 	}
+	get := &cobra.Command{Use: "get NAME", Short: "Show one member", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.run(cmd, func(ctx context.Context, c *client.Cluster, _ *client.Session) error {
+				m, err := c.Members().Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return g.printMembers(cmd, []client.Member{m}, true)
+			})
+		}}
+	update := &cobra.Command{Use: "update NAME PEER_URL[,PEER_URL...]", Short: "Replace a member's peer URLs (then restart it listening on them)",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			urls := splitList(args[1])
+			if len(urls) == 0 {
+				return fmt.Errorf("member update %s: no peer URL given", args[0])
+			}
+			return g.run(cmd, func(ctx context.Context, c *client.Cluster, _ *client.Session) error {
+				if err := c.Members().Update(ctx, args[0], urls); err != nil {
+					return err
+				}
+				return g.done(cmd, "member "+args[0]+" updated", map[string]any{"member": args[0], "action": "update", "peerURLs": urls})
+			})
+		}}
 	cmd.AddCommand(
 		&cobra.Command{Use: "list", Short: "List the members with status, roles and rack", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,23 +72,34 @@ func newMemberCommand(g *globalFlags) *cobra.Command {
 					if err != nil {
 						return err
 					}
-					if g.output == "json" {
-						return writeJSON(cmd.OutOrStdout(), ms)
-					}
-					var rows [][]string
-					for _, m := range ms {
-						rows = append(rows, []string{m.ServerName, m.ID, m.URL, m.AlternateURL, strings.Join(m.Roles, ","),
-							strconv.Itoa(m.FailureDomain), m.Status, m.Message})
-					}
-					return writeTable(cmd.OutOrStdout(), []string{"NAME", "ID", "URL", "ALTERNATE", "ROLES", "RACK", "STATUS", "MESSAGE"}, rows)
+					return g.printMembers(cmd, ms, false)
 				})
 			}},
+		get,
 		add,
+		update,
+		byName("promote", "Make a learner (database-standby) a voting member", "promoted", (*client.Members).Promote),
 		byName("remove", "Remove a member", "removed", (*client.Members).Remove),
 		byName("evacuate", "Move leadership and clients away from a member", "evacuated", (*client.Members).Evacuate),
 		byName("restore", "Bring an evacuated member back", "restored", (*client.Members).Restore),
 	)
 	return cmd
+}
+
+// printMembers prints members as a table, or as JSON: a list, or one object when one is true.
+func (g *globalFlags) printMembers(cmd *cobra.Command, ms []client.Member, one bool) error {
+	if g.output == "json" {
+		if one {
+			return writeJSON(cmd.OutOrStdout(), ms[0])
+		}
+		return writeJSON(cmd.OutOrStdout(), ms)
+	}
+	var rows [][]string
+	for _, m := range ms {
+		rows = append(rows, []string{m.ServerName, m.ID, m.URL, m.AlternateURL, m.PeerURL, strings.Join(m.Roles, ","),
+			strconv.Itoa(m.FailureDomain), m.Status, m.Message})
+	}
+	return writeTable(cmd.OutOrStdout(), []string{"NAME", "ID", "URL", "ALTERNATE", "PEER URL", "ROLES", "RACK", "STATUS", "MESSAGE"}, rows)
 }
 
 func newClusterCommand(g *globalFlags) *cobra.Command {

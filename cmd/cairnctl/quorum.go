@@ -3,38 +3,29 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/cairn-io/cairn/api"
+	"github.com/cairn-io/cairn/client"
 	cquorum "github.com/cairn-io/cairn/client/quorum"
 	"github.com/spf13/cobra"
 )
 
 type quorumFlags struct {
 	keyFile string
-	hosts   string
 	peers   string
 	port    int
-	output  string
-	timeout time.Duration
-	// httpc and scheme list the members: TLS when cairnctl's TLS flags say so.
-	httpc  *http.Client
-	scheme string
 }
 
 // newQuorumCommand is `cairnctl quorum`: signed UDP queries answered by several members at
 // once, trusted only when a safe number reply (client/quorum). It needs neither the leader nor
 // the raft log, so it works for bootstrap scripts and monitoring where HTTP reads would not.
-func newQuorumCommand() *cobra.Command {
+func newQuorumCommand(g *globalFlags) *cobra.Command {
 	f := &quorumFlags{}
 	cmd := &cobra.Command{
 		Use:   "quorum",
@@ -44,54 +35,52 @@ and sent over UDP to several members at once. An answer is printed only once eno
 replied (all of 1-2, all but one of 3-4, a majority of 5 or more), taking the one with the
 highest raft index, so one stale member cannot mislead.
 
-Peers are --quorum-peers when given; otherwise the members listed by the cluster (GET
-/v2/members on one of --hosts), each at its client host and --quorum-port.`,
+Peers are --quorum-peers when given. Otherwise cairnctl connects as every other command does
+(--endpoints, --hosts or --discovery-srv; --cluster-name; TLS) and asks each member at the
+quorum port it publishes in the cluster view, on the host of its client URL, or of its
+alternate client URL with --services-alternate. No port is assumed: a member that publishes
+none (quorum queries off) is not asked.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.keyFile, "quorum-hmac-key-file", "", "file holding the cluster's shared quorum HMAC key (required)")
-	pf.StringVar(&f.hosts, "hosts", "127.0.0.1:2379", "client endpoints host[:port],... used to discover the members")
-	pf.StringVar(&f.peers, "quorum-peers", "", "quorum UDP addresses host[:port],... to ask instead of discovering the members")
-	pf.IntVar(&f.port, "quorum-port", cquorum.DefaultPort, "UDP port of members given or discovered without one")
-	pf.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
-	pf.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to wait for enough replies")
+	pf.StringVar(&f.peers, "quorum-peers", "", "quorum UDP addresses host[:port],... to ask instead of the members the cluster lists")
+	pf.IntVar(&f.port, "quorum-port", cquorum.DefaultPort, "UDP port of --quorum-peers given without one")
+	annotateEnv(pf)
 
+	run := func(typ cquorum.QueryType, q func(args []string) string) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error { return f.run(c, g, typ, q(args)) }
+	}
+	none := func([]string) string { return "" }
 	cmd.AddCommand(
 		&cobra.Command{Use: "ping", Short: "Check that enough members answer", Args: cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error { return f.run(c, cquorum.QueryPing, "") }},
+			RunE: run(cquorum.QueryPing, none)},
 		&cobra.Command{Use: "get KEY", Short: "Read a key's value and modifiedIndex", Args: cobra.ExactArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				key := args[0]
-				if !strings.HasPrefix(key, "/") {
-					key = "/" + key
+			RunE: run(cquorum.QueryKey, func(args []string) string {
+				if !strings.HasPrefix(args[0], "/") {
+					return "/" + args[0]
 				}
-				return f.run(c, cquorum.QueryKey, key)
-			}},
+				return args[0]
+			})},
 		&cobra.Command{Use: "leader", Short: "Show the leader", Args: cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error { return f.run(c, cquorum.QueryLeader, "") }},
+			RunE: run(cquorum.QueryLeader, none)},
 		&cobra.Command{Use: "members", Short: "List the members with their roles", Args: cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error { return f.run(c, cquorum.QueryMembers, "") }},
+			RunE: run(cquorum.QueryMembers, none)},
 	)
 	return cmd
 }
 
-func (f *quorumFlags) run(cmd *cobra.Command, typ cquorum.QueryType, q string) error {
-	if f.output != "table" && f.output != "json" {
-		return fmt.Errorf("-o must be table or json, not %q", f.output)
-	}
+func (f *quorumFlags) run(cmd *cobra.Command, g *globalFlags, typ cquorum.QueryType, q string) error {
 	key, err := cquorum.LoadKey(f.keyFile)
 	if err != nil {
 		return fmt.Errorf("--quorum-hmac-key-file: %w", err)
 	}
-	if f.httpc, f.scheme, err = discoveryClient(cmd.Flags()); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 	defer cancel()
-	peers, err := f.quorumPeers(ctx)
+	peers, err := f.quorumPeers(ctx, cmd, g)
 	if err != nil {
 		return err
 	}
-	c, err := cquorum.NewClient(key, peers, nil, cquorum.WithDefaultPort(f.port), cquorum.WithExpiry(f.timeout))
+	c, err := cquorum.NewClient(key, peers, nil, cquorum.WithDefaultPort(f.port), cquorum.WithExpiry(g.timeout))
 	if err != nil {
 		return err
 	}
@@ -100,78 +89,53 @@ func (f *quorumFlags) run(cmd *cobra.Command, typ cquorum.QueryType, q string) e
 	if err != nil {
 		return err
 	}
-	return printReply(cmd.OutOrStdout(), f.output, typ, r)
+	return printReply(cmd.OutOrStdout(), g.output, typ, r)
 }
 
-// quorumPeers are the addresses to ask: --quorum-peers as given, or every member the cluster
-// lists, so that the client, not a single seed, decides how many replies are safe.
-func (f *quorumFlags) quorumPeers(ctx context.Context) ([]string, error) {
+// quorumPeers are the addresses to ask: --quorum-peers as given, or every member of the
+// cluster view that publishes a quorum port, so that the client, not a single seed, decides
+// how many replies are safe.
+func (f *quorumFlags) quorumPeers(ctx context.Context, cmd *cobra.Command, g *globalFlags) ([]string, error) {
 	if f.peers != "" {
 		return splitList(f.peers), nil
 	}
-	var errs []error
-	for _, h := range splitList(f.hosts) {
-		hc, scheme := f.httpc, f.scheme
-		if hc == nil {
-			hc, scheme = http.DefaultClient, "http"
-		}
-		peers, err := discoverPeers(ctx, hc, scheme, h, f.port)
-		if err == nil {
-			return peers, nil
-		}
-		errs = append(errs, err)
+	c, err := g.connect(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the members (give --quorum-peers to skip that): %w", err)
 	}
-	return nil, fmt.Errorf("cannot list the members from --hosts %s (give --quorum-peers to skip discovery): %w",
-		f.hosts, errors.Join(errs...))
+	defer c.Close()
+	ms, err := c.Members().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the members (give --quorum-peers to skip that): %w", err)
+	}
+	return quorumAddrs(ms, g.alternate)
 }
 
-// discoverPeers lists the members through one client endpoint (scheme:// unless host has
-// one) and returns each member's client host at the quorum port.
-func discoverPeers(ctx context.Context, hc *http.Client, scheme, host string, port int) ([]string, error) {
-	base := host
-	if !strings.Contains(base, "://") {
-		base = scheme + "://" + base
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, fmt.Errorf("host %q: %v", host, err)
-	}
-	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), "2379")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/v2/members", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", req.URL, resp.Status)
-	}
-	var ms api.Members
-	if err := json.Unmarshal(body, &ms); err != nil {
-		return nil, fmt.Errorf("%s: %v", req.URL, err)
-	}
-	var peers []string
-	for _, m := range ms.Members {
-		if len(m.ClientURLs) == 0 {
-			continue // added but not started yet: nothing to ask
+// quorumAddrs are the members' quorum addresses: each member's published quorum port on the
+// host of the client URL this client uses (the alternate one when alternate is set).
+func quorumAddrs(ms []client.Member, alternate bool) ([]string, error) {
+	var peers, off []string
+	for _, m := range ms {
+		raw, which := m.URL, "client URL"
+		if alternate {
+			raw, which = m.AlternateURL, "alternate client URL"
 		}
-		cu, err := url.Parse(m.ClientURLs[0])
-		if err != nil || cu.Hostname() == "" {
-			return nil, fmt.Errorf("member %s has client URL %q", m.Name, m.ClientURLs[0])
+		if m.QuorumPort == 0 {
+			off = append(off, m.ServerName)
+			continue
 		}
-		peers = append(peers, net.JoinHostPort(cu.Hostname(), strconv.Itoa(port)))
+		if raw == "" {
+			return nil, fmt.Errorf("member %s publishes no %s to reach its quorum port at", m.ServerName, which)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Hostname() == "" {
+			return nil, fmt.Errorf("member %s has %s %q", m.ServerName, which, raw)
+		}
+		peers = append(peers, net.JoinHostPort(u.Hostname(), strconv.Itoa(m.QuorumPort)))
 	}
 	if len(peers) == 0 {
-		return nil, fmt.Errorf("%s lists no member with a client URL", req.URL)
+		return nil, fmt.Errorf("no member publishes a quorum port (members %s serve no quorum queries: started without --quorum-hmac-key-file?)",
+			strings.Join(off, ", "))
 	}
 	return peers, nil
 }

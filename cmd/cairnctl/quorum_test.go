@@ -5,7 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"maps"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,18 +15,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-io/cairn/client"
 	cquorum "github.com/cairn-io/cairn/client/quorum"
+	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/testcluster"
 )
 
 func runQuorum(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newQuorumCommand()
+	cmd := newRootCommand()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage = true
+	cmd.SetArgs(append([]string{"quorum"}, args...))
 	err := cmd.ExecuteContext(context.Background())
 	return out.String(), err
 }
@@ -132,32 +134,88 @@ func TestQuorumCommandErrors(t *testing.T) {
 	}
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte("k"), 0o600)
-	if _, err := runQuorum(t, "ping", "--quorum-hmac-key-file", keyFile, "-o", "yaml"); err == nil || !strings.Contains(err.Error(), "-o must be table or json") {
+	if _, err := runQuorum(t, "ping", "--quorum-hmac-key-file", keyFile, "-o", "yaml"); err == nil || !strings.Contains(err.Error(), "want table or json") {
 		t.Fatalf("bad -o: %v", err)
+	}
+	if _, err := runQuorum(t, "ping", "--quorum-hmac-key-file", keyFile, "--hosts", "127.0.0.1:1", "--timeout", "2s"); err == nil ||
+		!strings.Contains(err.Error(), "give --quorum-peers") {
+		t.Fatalf("unreachable hosts: %v", err)
 	}
 }
 
-// Discovery lists the members through one client endpoint and asks each at its client host
-// and the quorum port.
+// Without --quorum-peers, quorum connects through the SDK as every command does and asks each
+// member at the quorum port the cluster view publishes: no port is assumed, --cluster-name is
+// checked, and --services-alternate takes the host of the alternate client URL.
 func TestQuorumDiscovery(t *testing.T) {
-	c := testcluster.New(t, 3)
-	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		peers, err := discoverPeers(context.Background(), http.DefaultClient, "http", strings.TrimPrefix(c.Members[0].ClientURL, "http://"), 2399)
+	key := []byte("cairnctl-quorum-discovery")
+	c := testcluster.New(t, 3, testcluster.WithQuorum(key), testcluster.WithConfig(func(i int, cfg *node.Config) {
+		cfg.ClusterName = "prod"
+		// The alternate URL names another loopback address: only --services-alternate uses it.
+		cfg.AdvertiseAlternateClientURLs = []string{fmt.Sprintf("http://localhost:%d", 10000+i)}
+	}))
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, key, 0o600)
+	hosts := strings.TrimPrefix(c.Members[0].ClientURL, "http://")
+	var out string
+	var err error
+	testcluster.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		out, err = runQuorum(t, "members", "--hosts", hosts, "--cluster-name", "prod", "--quorum-hmac-key-file", keyFile, "--timeout", "3s")
 		if err != nil {
 			return err
 		}
-		if len(peers) != 3 {
-			return fmt.Errorf("peers %v, want three", peers)
-		}
-		for _, p := range peers {
-			if p != "127.0.0.1:2399" {
-				return fmt.Errorf("peer %q, want the member's client host at the quorum port", p)
+		for _, m := range c.Members {
+			if !strings.Contains(out, m.Name) {
+				return fmt.Errorf("members printed:\n%s", out)
 			}
 		}
 		return nil
 	})
-	f := &quorumFlags{hosts: "127.0.0.1:1", port: 2381}
-	if _, err := f.quorumPeers(context.Background()); err == nil || !strings.Contains(err.Error(), "give --quorum-peers") {
-		t.Fatalf("unreachable hosts: %v", err)
+	if _, err := runQuorum(t, "ping", "--hosts", hosts, "--cluster-name", "other", "--quorum-hmac-key-file", keyFile, "--timeout", "3s"); err == nil ||
+		!strings.Contains(err.Error(), "cluster name mismatch") {
+		t.Fatalf("--cluster-name other: %v", err)
+	}
+
+	cl, err := (&globalFlags{hosts: hosts, timeout: 5 * time.Second, output: "table"}).connect(t.Context(), newRootCommand())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var ms []client.Member
+	testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		ms, err = cl.Members().All(t.Context())
+		if err == nil && len(ms) != 3 {
+			err = fmt.Errorf("%d members", len(ms))
+		}
+		return err
+	})
+	want := map[string]bool{}
+	wantAlt := map[string]bool{}
+	for _, m := range c.Members {
+		want[m.QuorumAddr()] = true
+		_, port, _ := net.SplitHostPort(m.QuorumAddr())
+		wantAlt["localhost:"+port] = true
+	}
+	for _, tc := range []struct {
+		alternate bool
+		want      map[string]bool
+	}{{false, want}, {true, wantAlt}} {
+		got, err := quorumAddrs(ms, tc.alternate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotSet := map[string]bool{}
+		for _, a := range got {
+			gotSet[a] = true
+		}
+		if !maps.Equal(gotSet, tc.want) {
+			t.Fatalf("alternate %v: quorum addresses %v, want %v", tc.alternate, got, tc.want)
+		}
+	}
+	// A member that publishes no port is not asked; none publishing one is an error.
+	for i := range ms {
+		ms[i].QuorumPort = 0
+	}
+	if _, err := quorumAddrs(ms, false); err == nil || !strings.Contains(err.Error(), "no member publishes a quorum port") {
+		t.Fatalf("no ports: %v", err)
 	}
 }

@@ -88,13 +88,23 @@ func TestCairnctlOverTLS(t *testing.T) {
 		t.Fatal("plain cairnctl read from a TLS port")
 	}
 
-	// `quorum` lists the members over TLS with the same flags; nothing answers on the UDP port
-	// named, so it gets as far as asking them.
+	// --endpoints as etcdctl takes them: https:// means TLS; http:// with a TLS flag is refused.
+	certs := []string{"--cacert", set.CAFile, "--cert", set.ClientCertFile, "--key", set.ClientKeyFile}
+	succeed(nil, "blue", append(append([]string{"--endpoints", "https://" + host}, certs...), "get", "/tls/color")...)
+	succeed([]string{"CAIRNCTL_ENDPOINTS=https://" + host, "CAIRNCTL_CACERT=" + set.CAFile, "CAIRNCTL_CERT=" + set.ClientCertFile,
+		"CAIRNCTL_KEY=" + set.ClientKeyFile}, "blue", "get", "/tls/color")
+	if _, errOut, code := run(nil, append(append([]string{"--endpoints", "http://" + host}, certs...), "get", "/tls/color")...); code == 0 ||
+		!strings.Contains(errOut, "use https:// endpoints") {
+		t.Fatalf("http:// endpoints with TLS flags: exit %d, %q", code, errOut)
+	}
+
+	// `quorum` lists the members over TLS with the same flags, and finds that none of them
+	// serves quorum queries (this cluster has no key); without the TLS flags it cannot list them.
 	keyFile := set.Dir + "/quorum.key"
 	tlstest.WriteFile(t, keyFile, []byte("k"))
-	quorum := []string{"quorum", "ping", "--hosts", host, "--quorum-hmac-key-file", keyFile, "--quorum-port", "9", "--timeout", "3s"}
+	quorum := []string{"quorum", "ping", "--hosts", host, "--quorum-hmac-key-file", keyFile, "--timeout", "3s"}
 	if _, errOut, code := run(env[1:], quorum...); code == 0 || strings.Contains(errOut, "cannot list the members") ||
-		!strings.Contains(errOut, "not enough replies") {
+		!strings.Contains(errOut, "no member publishes a quorum port") {
 		t.Fatalf("quorum over TLS: exit %d, %q", code, errOut)
 	}
 	if _, errOut, code := run(nil, quorum...); code == 0 || !strings.Contains(errOut, "cannot list the members") {

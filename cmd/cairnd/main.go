@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/cairn-io/cairn/internal/clidoc"
 	"github.com/cairn-io/cairn/internal/config"
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/version"
@@ -47,6 +48,9 @@ func newCommand() *cobra.Command {
 		},
 	}
 	f.Register(cmd.Flags())
+	// gen-docs (hidden) writes the man page and completions; with a subcommand, cobra also
+	// gives cairnd its `completion bash|zsh|fish` command.
+	cmd.AddCommand(clidoc.Command())
 	cmd.SetVersionTemplate("cairnd {{.Version}}\n")
 	return cmd
 }

@@ -67,8 +67,11 @@ const (
 const (
 	memberLearner = 1 << iota
 	memberEvacuated
+	// memberQuorumPort: a uvarint quorum port follows the flags. Entries written before the
+	// port existed lack both, and read as a member without one.
+	memberQuorumPort
 
-	memberFlagsKnown = memberEvacuated<<1 - 1
+	memberFlagsKnown = memberQuorumPort<<1 - 1
 )
 
 // Command is one replicated operation. Time is the leader's wall clock (unix
@@ -96,6 +99,9 @@ type Member struct {
 	Rack                int
 	Learner             bool
 	Evacuated           bool
+	// QuorumPort is the UDP port the member serves quorum queries on; 0: none. Left out of
+	// JSON when 0, so that states written down before it existed still compare equal.
+	QuorumPort int `json:",omitempty"`
 }
 
 // ErrMalformed is wrapped by every Unmarshal failure.
@@ -151,7 +157,7 @@ func (c *Command) size() int {
 }
 
 func (m *Member) size() int {
-	n := binary.MaxVarintLen64*2 + 1 + strSize(m.Name)
+	n := binary.MaxVarintLen64*3 + 1 + strSize(m.Name)
 	for _, l := range [][]string{m.PeerURLs, m.ClientURLs, m.AlternateClientURLs} {
 		n += binary.MaxVarintLen64
 		for _, s := range l {
@@ -175,7 +181,14 @@ func (m *Member) appendTo(b []byte) []byte {
 	if m.Evacuated {
 		f |= memberEvacuated
 	}
-	return append(b, f)
+	if m.QuorumPort > 0 {
+		f |= memberQuorumPort
+	}
+	b = append(b, f)
+	if m.QuorumPort > 0 {
+		b = binary.AppendUvarint(b, uint64(m.QuorumPort))
+	}
+	return b
 }
 
 func strSize(s string) int { return binary.MaxVarintLen64 + len(s) }
@@ -364,5 +377,14 @@ func (d *decoder) member() *Member {
 	}
 	m.Learner = f&memberLearner != 0
 	m.Evacuated = f&memberEvacuated != 0
+	if f&memberQuorumPort != 0 {
+		// Only a port that re-encodes to the same bytes: 1-65535.
+		if p := d.uvarint(); d.err == nil && (p == 0 || p > 65535) {
+			d.err = fmt.Errorf("%w: quorum port %d", ErrMalformed, p)
+			d.b = nil
+		} else {
+			m.QuorumPort = int(p)
+		}
+	}
 	return m
 }

@@ -21,6 +21,8 @@ func TestCommandRoundTrip(t *testing.T) {
 			PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://a:2379", "http://b:2379"},
 			AlternateClientURLs: []string{"http://ext:2379"}, Rack: -3, Learner: true, Evacuated: true}},
 		{Type: CmdMemberRemove, Member: &Member{ID: 7}},
+		{Type: CmdMemberSet, Member: &Member{ID: 8, Name: "q", QuorumPort: 2381, Evacuated: true}},
+		{Type: CmdMemberSet, Member: &Member{ID: 9, Name: "q", QuorumPort: 65535}},
 		{Type: CmdNoop},
 		{Type: CmdPut, Key: "/unicode/ключ", Value: string([]byte{0, 1, 2, 255})},
 	}
@@ -54,6 +56,10 @@ func TestUnmarshalRejects(t *testing.T) {
 		"member bad flags":  withLastByte((&Command{Type: CmdMemberRemove, Member: &Member{ID: 1}}).Marshal(), 1<<5),
 		"bad varint":        {1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80},
 		"member flag alone": append([]byte{5, 1, flagMember}, good[3:]...),
+		// The quorum port flag with no port, port 0 (not how 0 encodes) or beyond 65535.
+		"quorum port missing": withLastByte((&Command{Type: CmdMemberRemove, Member: &Member{ID: 1}}).Marshal(), memberQuorumPort),
+		"quorum port zero":    append(withLastByte((&Command{Type: CmdMemberRemove, Member: &Member{ID: 1}}).Marshal(), memberQuorumPort), 0),
+		"quorum port large":   append(withLastByte((&Command{Type: CmdMemberRemove, Member: &Member{ID: 1}}).Marshal(), memberQuorumPort), 0x80, 0x80, 0x04),
 	}
 	for name, b := range cases {
 		if _, err := Unmarshal(b); !errors.Is(err, ErrMalformed) {

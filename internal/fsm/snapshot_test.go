@@ -140,7 +140,7 @@ func TestSnapshotRestoreMidway(t *testing.T) {
 func TestRestoreWakesWaitersAndReplacesMembers(t *testing.T) {
 	a := newHarness(t)
 	for range 10 {
-		a.mustApply(Command{Type: CmdMemberSet, Member: &Member{ID: 1, Name: "a"}})
+		a.mustApply(Command{Type: CmdMemberSet, Member: &Member{ID: 1, Name: "a", QuorumPort: 2381}})
 	}
 	ss, id := persist(t, a.f)
 
@@ -165,7 +165,7 @@ func TestRestoreWakesWaitersAndReplacesMembers(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := b.f.Members(); len(got) != 1 || got[0].Name != "a" {
+	if got := b.f.Members(); len(got) != 1 || got[0].Name != "a" || got[0].QuorumPort != 2381 {
 		t.Fatalf("members after restore %+v", got)
 	}
 }

@@ -46,6 +46,8 @@ var commandVectors = []struct {
 		AlternateClientURLs: []string{"http://192.168.0.1:2379"}, Rack: 3}}},
 	{"cmd-member-set-flags", Command{Type: CmdMemberSet, Member: &Member{ID: 7, Name: "n4",
 		PeerURLs: []string{"http://10.0.0.4:2380"}, Rack: -1, Learner: true, Evacuated: true}}},
+	{"cmd-member-set-quorum-port", Command{Type: CmdMemberSet, Member: &Member{ID: 9, Name: "n5",
+		PeerURLs: []string{"http://10.0.0.5:2380"}, ClientURLs: []string{"http://10.0.0.5:2379"}, QuorumPort: 2381}}},
 	{"cmd-member-remove", Command{Type: CmdMemberRemove, Member: &Member{ID: 0x8e9e05c52164694d}}},
 	{"cmd-noop", Command{Type: CmdNoop}},
 	// The auth command's payload is auth.Command's own encoding, frozen op by op in internal/auth.

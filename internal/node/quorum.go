@@ -51,6 +51,21 @@ func quorumConfig(cfg Config) (*quorum.Config, error) {
 	return &quorum.Config{ListenAddr: addr, Key: key, Logger: cfg.Logger.With("name", cfg.Name)}, nil
 }
 
+// port is the quorum port this member publishes in the cluster view: the one it listens on,
+// or 0 when quorum queries are off or the port is left to the kernel (then nobody could be
+// told it before the socket is bound).
+func quorumPort(c *quorum.Config) int {
+	if c == nil {
+		return 0
+	}
+	_, p, err := net.SplitHostPort(c.ListenAddr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
 // parseQuorumURL accepts udp://host:port (host may be empty for every interface; the port
 // defaults to 2381) and returns host:port.
 func parseQuorumURL(raw string) (string, error) {

@@ -2,17 +2,21 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cairn-io/cairn/api"
 	wire "github.com/cairn-io/cairn/api/quorum"
 	cquorum "github.com/cairn-io/cairn/client/quorum"
 	"github.com/cairn-io/cairn/internal/node"
@@ -545,4 +549,60 @@ func listenTCP(t *testing.T) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// Every member publishes its quorum port in the cluster view, so that each member's view,
+// followers' included, tells a client where to send quorum queries; a member without quorum
+// queries publishes none.
+func TestQuorumPortInClusterView(t *testing.T) {
+	c := newQuorumCluster(t)
+	want := map[string]int{}
+	for _, m := range c.Members {
+		_, port, err := net.SplitHostPort(m.QuorumAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[m.Name], _ = strconv.Atoi(port)
+	}
+	for _, viewer := range c.Members {
+		testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			got, err := quorumPorts(viewer.ClientURL)
+			if err != nil {
+				return err
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("%s's view has quorum ports %v, want %v", viewer.Name, got, want)
+			}
+			return nil
+		})
+	}
+
+	off := testcluster.New(t, 1)
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		got, err := quorumPorts(off.Members[0].ClientURL)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[off.Members[0].Name] != 0 {
+			return fmt.Errorf("without quorum queries the view has ports %v", got)
+		}
+		return nil
+	})
+}
+
+func quorumPorts(clientURL string) (map[string]int, error) {
+	resp, err := http.Get(clientURL + "/v1/cluster/members")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var ms api.ClusterMembers
+	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, m := range ms.Members {
+		out[m.ServerName] = m.QuorumPort
+	}
+	return out, nil
 }

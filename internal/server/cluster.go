@@ -225,11 +225,12 @@ func (s *Server) view(ctx context.Context) clusterView {
 		if m.ID == s.cfg.MemberID && m.Name == "" {
 			// Its own attributes may not have reached this node's log yet; it knows them anyway.
 			m.Name, m.ClientURLs, m.PeerURLs = s.cfg.Name, s.cfg.ClientURLs, s.cfg.PeerURLs
-			m.Rack, m.AlternateClientURLs = s.cfg.Rack, s.cfg.AlternateClientURLs
+			m.Rack, m.AlternateClientURLs, m.QuorumPort = s.cfg.Rack, s.cfg.AlternateClientURLs, s.cfg.QuorumPort
 		}
 		cm := api.ClusterMember{ServerName: m.Name, ID: MemberIDString(m.ID), Database: !m.Learner,
 			FailureDomain: m.Rack, URL: first(m.ClientURLs), AlternateURL: first(m.AlternateClientURLs),
-			URLs: listOf(m.ClientURLs), AlternateURLs: listOf(m.AlternateClientURLs), PeerURL: first(m.PeerURLs)}
+			URLs: listOf(m.ClientURLs), AlternateURLs: listOf(m.AlternateClientURLs), PeerURL: first(m.PeerURLs),
+			QuorumPort: m.QuorumPort}
 		switch {
 		case m.Learner:
 			cm.Roles = []string{api.RoleStandby}
@@ -245,7 +246,7 @@ func (s *Server) view(ctx context.Context) clusterView {
 		v.members = append(v.members, cm)
 		h.Write([]byte(strings.Join([]string{cm.ID, cm.ServerName, strings.Join(m.ClientURLs, ","),
 			strings.Join(m.AlternateClientURLs, ","), strings.Join(m.PeerURLs, ","),
-			strings.Join(cm.Roles, ","), cm.Status, strconv.Itoa(cm.FailureDomain)}, "\x00")))
+			strings.Join(cm.Roles, ","), cm.Status, strconv.Itoa(cm.FailureDomain), strconv.Itoa(cm.QuorumPort)}, "\x00")))
 		h.Write([]byte{0xff})
 	}
 	v.gen = binary.BigEndian.Uint64(h.Sum(nil))

@@ -31,6 +31,7 @@ type MemberInfo struct {
 	// Published by the member itself for smart clients.
 	Rack                int      `json:"rack,omitempty"`
 	AlternateClientURLs []string `json:"alternateClientURLs,omitempty"`
+	QuorumPort          int      `json:"quorumPort,omitempty"`
 	// Evacuated is set by an operator through POST /v1/cluster/members/{name}/state only.
 	Evacuated bool `json:"-"`
 }
@@ -59,6 +60,7 @@ func (s *Server) Members() []MemberInfo {
 		if m, ok := meta[id]; ok {
 			mi.Name, mi.PeerURLs, mi.ClientURLs = m.Name, m.PeerURLs, m.ClientURLs
 			mi.Rack, mi.AlternateClientURLs, mi.Evacuated = m.Rack, m.AlternateClientURLs, m.Evacuated
+			mi.QuorumPort = m.QuorumPort
 		}
 		if len(mi.PeerURLs) == 0 {
 			mi.PeerURLs = []string{s.cfg.PeerScheme + "://" + string(sv.Address)}
@@ -236,7 +238,7 @@ func (s *Server) Publish(ctx context.Context, mi MemberInfo) error {
 	}
 	m := s.fsmMember(mi.ID)
 	m.Name, m.ClientURLs = mi.Name, mi.ClientURLs
-	m.Rack, m.AlternateClientURLs = mi.Rack, mi.AlternateClientURLs
+	m.Rack, m.AlternateClientURLs, m.QuorumPort = mi.Rack, mi.AlternateClientURLs, mi.QuorumPort
 	if len(mi.PeerURLs) > 0 {
 		m.PeerURLs = mi.PeerURLs
 	}
@@ -270,7 +272,7 @@ func (s *Server) published() bool {
 		if m.ID == s.cfg.MemberID {
 			return m.Name == s.cfg.Name && slices.Equal(m.ClientURLs, s.cfg.ClientURLs) &&
 				slices.Equal(m.PeerURLs, s.cfg.PeerURLs) && m.Rack == s.cfg.Rack &&
-				slices.Equal(m.AlternateClientURLs, s.cfg.AlternateClientURLs)
+				slices.Equal(m.AlternateClientURLs, s.cfg.AlternateClientURLs) && m.QuorumPort == s.cfg.QuorumPort
 		}
 	}
 	return false
@@ -302,7 +304,7 @@ func (s *Server) publishLoop() {
 
 func (s *Server) publishOnce(ctx context.Context) error {
 	self := MemberInfo{ID: s.cfg.MemberID, Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs,
-		Rack: s.cfg.Rack, AlternateClientURLs: s.cfg.AlternateClientURLs}
+		Rack: s.cfg.Rack, AlternateClientURLs: s.cfg.AlternateClientURLs, QuorumPort: s.cfg.QuorumPort}
 	if s.raft.IsLeader() {
 		return s.Publish(ctx, self)
 	}

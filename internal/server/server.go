@@ -42,6 +42,9 @@ type Config struct {
 	Rack                int
 	AlternateClientURLs []string
 	OfflineAfter        time.Duration
+	// QuorumPort is the UDP port this member answers quorum queries on (0: none), published
+	// with its other attributes so that clients find it in the cluster view.
+	QuorumPort int
 }
 
 // Server is one node's logic.

@@ -26,6 +26,12 @@ func NewDNSServer(t testing.TB) *DNSServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return NewDNSServerOn(t, pc)
+}
+
+// NewDNSServerOn serves on pc, e.g. port 53 of a loopback address that a resolv.conf in a
+// private mount namespace names, for a process that uses the system's resolver.
+func NewDNSServerOn(t testing.TB, pc net.PacketConn) *DNSServer {
 	d := &DNSServer{records: map[string][]dns.RR{}, addr: pc.LocalAddr().String()}
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(d.serve)}
 	go func() { _ = srv.ActivateAndServe() }()
