@@ -26,11 +26,14 @@ func TestOperatorReachesMembersWithTLSAndRoot(t *testing.T) {
 	ctx := context.Background()
 	set := tlstest.NewSet(t, "operator")
 	wildcard := "*.c-headless." + ns + ".svc"
-	c := testcluster.New(t, 1, testcluster.WithTLS(testcluster.TLS{Set: set}),
+	c := testcluster.New(t, 1, testcluster.WithTLS(testcluster.TLS{Set: set, Client: true}),
 		testcluster.WithConfig(func(_ int, cfg *node.Config) {
 			// 127.0.0.1 too, for the test cluster's own helpers (EnableAuth) that dial it.
 			pair := set.CA.Issue(t, tlstest.Leaf{CN: "member", Hosts: []string{wildcard, "127.0.0.1"}, ServerOnly: true})
 			cfg.ClientTLS.CertFile, cfg.ClientTLS.KeyFile = pair.Write(t, set.Dir, "member")
+			// As the operator's pods run it: TLS, but no client certificates asked for.
+			cfg.ClientTLS.ClientCertAuth = false
+			cfg.ClusterName = "c"
 		}))
 	c.WaitLeader(t)
 	c.EnableAuth(t, "s3cret-root")
@@ -80,7 +83,6 @@ func TestOperatorReachesMembersWithTLSAndRoot(t *testing.T) {
 		return err
 	}
 
-	// The member runs without --cluster-name, which the name the operator expects accepts.
 	if err := dial(cluster("c", "root")); err != nil {
 		t.Fatalf("TLS with the Secret's CA and root's password: %v", err)
 	}
