@@ -82,11 +82,11 @@ func dialAddr(base string) string {
 // when the warm ones have been idle for half an IdleTimeout: refreshed in time, they are never
 // closed as idle. Called by the tender with n.mu held, after it reached the node.
 func (c *Cluster) maybeWarmLocked(n *node) {
-	min := c.settings.MinConnectionsPerNode
-	if min <= 0 || n.warming || n.addr == "" {
+	want := c.settings.MinConnectionsPerNode
+	if want <= 0 || n.warming || n.addr == "" {
 		return
 	}
-	if c.conns.count(n.dial) >= min && time.Since(n.lastWarm) < c.settings.IdleTimeout/2 {
+	if c.conns.count(n.dial) >= want && time.Since(n.lastWarm) < c.settings.IdleTimeout/2 {
 		return
 	}
 	n.warming = true
