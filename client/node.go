@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,8 +81,19 @@ func (n *node) release() { <-n.slots }
 func (n *node) failed(err error, s SystemSettings) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.reachable, n.lastErr = false, err
+	n.reachable, n.lastErr = false, withoutRequestURL(err, n.addr)
 	n.countErrLocked(time.Now(), s)
+}
+
+// withoutRequestURL replaces the request's URL in err, which holds the request's key and
+// query, by the node's address: the node keeps the error for Nodes and for the messages of
+// other calls, which must never show this call's key.
+func withoutRequestURL(err error, base string) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) || ue.URL == "" {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), ue.URL, base))
 }
 
 func (n *node) info(leader string) NodeInfo {
