@@ -21,9 +21,10 @@ import (
 // Faults a faultProxy injects into /v2/keys requests; everything else passes untouched, so
 // the tender keeps seeing the member as reachable and only the breaker can route around it.
 const (
-	passKeys int32 = iota
-	fail5xx        // answer 503 without asking the member
-	hangKeys       // answer nothing until the client gives up
+	passKeys     int32 = iota
+	fail5xx            // answer 503 without asking the member
+	hangKeys           // answer nothing until the client gives up
+	fail5xxWatch       // answer 503 to watches only
 )
 
 // faultProxy is a real HTTP proxy in front of one real member.
@@ -51,6 +52,11 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		case fail5xx:
 			http.Error(w, "injected failure", http.StatusServiceUnavailable)
 			return
+		case fail5xxWatch:
+			if r.URL.Query().Get("wait") == "true" {
+				http.Error(w, "injected failure", http.StatusServiceUnavailable)
+				return
+			}
 		case hangKeys:
 			select {
 			case <-r.Context().Done():
@@ -318,5 +324,36 @@ func TestBreakerSkipsOpenNodesAndNamesThemAllWhenNoneIsLeft(t *testing.T) {
 	}
 	if _, err := s.Put(ctx, "/skip/secret-key", "secret-value"); !errors.Is(err, client.ErrCircuitOpen) {
 		t.Fatalf("write with every breaker open: %v", err)
+	}
+}
+
+func TestBreakerCountsWatchFailures(t *testing.T) {
+	c, ps := proxiedCluster(t, 1)
+	cl := connectProxied(t, c, withBreaker(2, time.Minute), "n1")
+	s := cl.CreateSession(client.Behavior{Timeout: 5 * time.Second})
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "/watched", "v"); err != nil {
+		t.Fatal(err)
+	}
+	ps[0].mode.Store(fail5xxWatch)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := s.Watch(wctx, "/watched")
+	// Reads still work; once the watch has failed three times the node's breaker is open and
+	// they fail too, without reaching it. The watch itself keeps waiting for the breaker.
+	testcluster.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		_, err := s.Get(ctx, "/watched")
+		if err == nil {
+			return errors.New("the breaker is still closed")
+		}
+		if !errors.Is(err, client.ErrCircuitOpen) {
+			t.Fatalf("read: %v", err)
+		}
+		return nil
+	})
+	select {
+	case ev, ok := <-events:
+		t.Fatalf("the watch ended or delivered: %+v %v", ev, ok)
+	default:
 	}
 }
