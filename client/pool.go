@@ -78,7 +78,7 @@ func dialAddr(base string) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// maybeWarm starts warm when the node has fewer than MinConnectionsPerNode connections, or
+// maybeWarmLocked starts warm when the node has fewer than MinConnectionsPerNode connections, or
 // when the warm ones have been idle for half an IdleTimeout: refreshed in time, they are never
 // closed as idle. Called by the tender with n.mu held, after it reached the node.
 func (c *Cluster) maybeWarmLocked(n *node) {
