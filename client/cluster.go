@@ -33,6 +33,8 @@ type Cluster struct {
 	tmu     sync.Mutex
 	clients map[string]*http.Client
 	closed  bool
+	// conns counts the open connections to each node, for MinConnectionsPerNode.
+	conns connCounter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,7 +72,7 @@ func (c *Cluster) httpClient(tlsName string) *http.Client {
 	}
 	s := c.settings
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         c.conns.counting((&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext),
 		TLSHandshakeTimeout: s.Timeout,
 		MaxConnsPerHost:     s.MaxConnectionsPerNode,
 		MaxIdleConnsPerHost: s.MaxConnectionsPerNode,
@@ -342,10 +344,7 @@ func (c *Cluster) tendNode(ctx context.Context, n *node) bool {
 	}
 	changed := !n.reachable || info.Generation != gen
 	n.reachable, n.lastErr = true, nil
-	if !n.warmed {
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); c.warm(n) }()
-	}
+	c.maybeWarmLocked(n)
 	return changed || info.Leader != leader
 }
 

@@ -12,18 +12,29 @@ type SystemSettings struct {
 	// MaxConnectionsPerNode bounds concurrent requests (watches included) to one node; a
 	// request beyond it fails at once with ErrPoolExhausted rather than queueing. Default 100.
 	MaxConnectionsPerNode int
-	// MinConnectionsPerNode connections are opened to each node when it is first reached.
+	// MinConnectionsPerNode connections are opened to each node when the tender first reaches
+	// it, and kept warm: the tender reopens those the server closed and uses them again before
+	// IdleTimeout would close them. 0, the default, opens connections only as requests need
+	// them. At most MaxConnectionsPerNode.
 	MinConnectionsPerNode int
-	// IdleTimeout closes connections unused this long. Default 55s.
+	// IdleTimeout closes connections unused this long; the MinConnectionsPerNode kept warm are
+	// never unused that long. Default 55s, below cairnd's 2 minutes, so that the client closes
+	// idle connections before the server does.
 	IdleTimeout time.Duration
 	// TendInterval is how often each node is asked for the cluster's generation. Default 1s.
 	TendInterval time.Duration
 	// Timeout bounds connecting and each tend request. Default 1s.
 	Timeout time.Duration
-	// MaxErrorRate errors on one node within ErrorRateWindow open its circuit breaker until
-	// the window ends: requests then skip it. 0 disables the breaker.
+	// MaxErrorRate is the circuit breaker's threshold. Each node's timeouts, transport errors
+	// and 5xx answers to requests are counted; when more than MaxErrorRate of them fall within
+	// one ErrorRateWindow, the node's breaker opens and stays open for one ErrorRateWindow,
+	// then closes and counts afresh. Requests skip a node whose breaker is open; a call that
+	// only such nodes could serve fails at once with an error matching ErrCircuitOpen that
+	// names them. 4xx answers (key not found, compare failed, refused) answer the request and
+	// never count; nor do calls the caller cancelled. 0, the default, disables the breaker.
 	MaxErrorRate int
-	// ErrorRateWindow is the breaker's window. Default 1s.
+	// ErrorRateWindow is the breaker's window: how far back errors are counted, and how long
+	// an open breaker stays open. Default 1s.
 	ErrorRateWindow time.Duration
 }
 

@@ -75,7 +75,9 @@ var (
 	ErrNoNodes = errors.New("cairn: no usable node")
 	// ErrPoolExhausted means every connection to the chosen node is in use (MaxConnectionsPerNode).
 	ErrPoolExhausted = errors.New("cairn: connection pool exhausted")
-	// ErrCircuitOpen means the node failed more than MaxErrorRate times in this ErrorRateWindow.
+	// ErrCircuitOpen means every node that could serve the call has its breaker open: each had
+	// more than MaxErrorRate timeouts, transport errors or 5xx answers within ErrorRateWindow.
+	// The error names those nodes (name and address).
 	ErrCircuitOpen = errors.New("cairn: circuit breaker open")
 	// ErrMemberNotFound means no member has the given name.
 	ErrMemberNotFound = errors.New("cairn: member not found")

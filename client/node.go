@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,22 +36,30 @@ type node struct {
 	// tlsName is the name its certificate must be valid for (TLS only).
 	tlsName string
 	who     string
+	// dial is the host:port dialled for addr, whose open connections connCounter counts.
+	dial string
 	// slots bounds concurrent requests; a full channel is ErrPoolExhausted.
 	slots chan struct{}
 
-	mu          sync.Mutex
-	rack        int
-	status      string
-	message     string
-	reachable   bool
-	lastErr     error
-	errs        int
-	windowStart time.Time
-	warmed      bool
+	mu        sync.Mutex
+	rack      int
+	status    string
+	message   string
+	reachable bool
+	lastErr   error
+	// errAt holds the times of the node errors (timeouts, transport errors, 5xx answers)
+	// within the last ErrorRateWindow, oldest first; it never holds more than MaxErrorRate+1.
+	errAt []time.Time
+	// openUntil is when an open breaker closes again (zero: closed).
+	openUntil time.Time
+	// warming is set while warm runs; lastWarm is when it last ran.
+	warming  bool
+	lastWarm time.Time
 }
 
 func newNode(name string, ep endpoint, max int) *node {
-	return &node{name: name, addr: ep.base, tlsName: ep.tlsName, who: ep.who, slots: make(chan struct{}, max)}
+	return &node{name: name, addr: ep.base, tlsName: ep.tlsName, who: ep.who, dial: dialAddr(ep.base),
+		slots: make(chan struct{}, max)}
 }
 
 func (n *node) endpoint() endpoint { return endpoint{base: n.addr, tlsName: n.tlsName, who: n.who} }
@@ -65,32 +76,24 @@ func (n *node) acquire() error {
 
 func (n *node) release() { <-n.slots }
 
-// failed records a transport failure for the breaker and routing.
-func (n *node) failed(err error, window time.Duration) {
+// failed records a transport failure or timeout: the node is unreachable until the tender
+// reaches it again, and the failure counts for its breaker.
+func (n *node) failed(err error, s SystemSettings) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.reachable, n.lastErr = false, err
-	n.countErrLocked(window)
+	n.reachable, n.lastErr = false, withoutRequestURL(err, n.addr)
+	n.countErrLocked(time.Now(), s)
 }
 
-func (n *node) countErrLocked(window time.Duration) {
-	if time.Since(n.windowStart) > window {
-		n.windowStart, n.errs = time.Now(), 0
+// withoutRequestURL replaces the request's URL in err, which holds the request's key and
+// query, by the node's address: the node keeps the error for Nodes and for the messages of
+// other calls, which must never show this call's key.
+func withoutRequestURL(err error, base string) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) || ue.URL == "" {
+		return err
 	}
-	n.errs++
-}
-
-// breakerOpen reports whether the node failed more than max times in the current window.
-func (n *node) breakerOpen(max int, window time.Duration) bool {
-	if max <= 0 {
-		return false
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if time.Since(n.windowStart) > window {
-		n.windowStart, n.errs = time.Now(), 0
-	}
-	return n.errs >= max
+	return errors.New(strings.ReplaceAll(err.Error(), ue.URL, base))
 }
 
 func (n *node) info(leader string) NodeInfo {
@@ -167,25 +170,4 @@ func (c *Cluster) probe(ctx context.Context, base endpoint) (api.Cluster, error)
 			ErrClusterNameMismatch, info.ServerName, base.base, info.ClusterName, c.def.clusterName)
 	}
 	return info, nil
-}
-
-// warm opens MinConnectionsPerNode connections to a node the first time it is reached.
-func (c *Cluster) warm(n *node) {
-	n.mu.Lock()
-	done := n.warmed
-	n.warmed = true
-	n.mu.Unlock()
-	if done || c.settings.MinConnectionsPerNode == 0 {
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < c.settings.MinConnectionsPerNode; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var v api.Version
-			_ = c.getJSON(c.ctx, n.endpoint(), "/version", &v)
-		}()
-	}
-	wg.Wait()
 }

@@ -77,15 +77,29 @@ func (c *Cluster) CreateSession(b Behavior) *Session {
 func (c *Cluster) pick(write bool, policy ReplicaPolicy, tried map[*node]bool) (*node, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var usable []*node
+	// usable are the nodes to choose from; open those in service whose breaker is open;
+	// closed counts those in service whose breaker is closed, tried or not.
+	var usable, open []*node
+	closed := 0
 	for _, n := range c.nodes {
-		if !tried[n] && n.usable() && !n.breakerOpen(c.settings.MaxErrorRate, c.settings.ErrorRateWindow) {
+		if !n.usable() {
+			continue
+		}
+		if n.breakerOpen() {
+			open = append(open, n)
+			continue
+		}
+		closed++
+		if !tried[n] {
 			usable = append(usable, n)
 		}
 	}
 	if len(usable) == 0 {
 		if len(c.nodes) == 0 {
 			return nil, fmt.Errorf("%w: the client knows no node yet", ErrNoNodes)
+		}
+		if closed == 0 && len(open) > 0 {
+			return nil, circuitOpenError(open, c.settings)
 		}
 		return nil, fmt.Errorf("%w: none of %d known nodes is reachable and in service%s", ErrNoNodes,
 			len(c.nodes), c.nodeErrorsLocked())
@@ -208,6 +222,10 @@ func (s *Session) do(ctx context.Context, r request) (*reply, error) {
 
 func (s *Session) once(ctx context.Context, r request, tried map[*node]bool, relogged *bool) (*reply, bool, error) {
 	n, err := s.c.pick(r.write, s.b.Replica, tried)
+	if errors.Is(err, ErrCircuitOpen) {
+		// Failing fast is the breaker's point: no retry until a window has passed.
+		return nil, false, err
+	}
 	if err != nil {
 		if len(tried) > 0 {
 			clear(tried) // every node failed once: start over after the backoff
@@ -227,8 +245,10 @@ func (s *Session) once(ctx context.Context, r request, tried map[*node]bool, rel
 	resp, err := s.c.send(ctx, n, r)
 	if err != nil {
 		tried[n] = true
-		n.failed(err, s.c.settings.ErrorRateWindow)
-		s.c.requestRefresh()
+		if nodeFault(ctx) {
+			n.failed(err, s.c.settings)
+			s.c.requestRefresh()
+		}
 		var op *net.OpError
 		notSent := errors.As(err, &op) && op.Op == "dial"
 		return nil, r.safe || notSent, fmt.Errorf("node %s: %w", n.name, err)
@@ -237,7 +257,9 @@ func (s *Session) once(ctx context.Context, r request, tried map[*node]bool, rel
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		tried[n] = true
-		n.failed(err, s.c.settings.ErrorRateWindow)
+		if nodeFault(ctx) {
+			n.failed(err, s.c.settings)
+		}
 		return nil, r.safe, fmt.Errorf("node %s: %w", n.name, err)
 	}
 	rep := &reply{status: resp.StatusCode, header: resp.Header, body: body, node: resp.Header.Get("X-Cairn-Node")}
@@ -259,7 +281,10 @@ func (s *Session) once(ctx context.Context, r request, tried map[*node]bool, rel
 		s.c.requestRefresh()
 	}
 	if resp.StatusCode >= 500 {
-		// Leader election or a relay that failed: the member list may have moved.
+		// Leader election or a relay that failed: the member list may have moved. A 5xx is
+		// the node's failure, unlike a 4xx, which answers the request (not found, compare
+		// failed, refused).
+		n.answeredBadly(s.c.settings)
 		s.c.requestRefresh()
 		tried[n] = true
 		return nil, r.safe, replyError(rep)

@@ -111,7 +111,7 @@ func (s *Session) watchOnce(ctx context.Context, key string, recursive bool, nex
 	if err != nil {
 		tried[n] = true
 		if ctx.Err() == nil {
-			n.failed(err, s.c.settings.ErrorRateWindow)
+			n.failed(err, s.c.settings)
 			s.c.requestRefresh()
 		}
 		return nil, next, err
@@ -126,6 +126,7 @@ func (s *Session) watchOnce(ctx context.Context, key string, recursive bool, nex
 		rerr := replyError(&reply{status: resp.StatusCode, header: resp.Header, body: body, node: served})
 		if resp.StatusCode >= 500 {
 			tried[n] = true
+			n.answeredBadly(s.c.settings)
 			s.c.requestRefresh()
 			var ce *Error
 			if errors.As(rerr, &ce) {
