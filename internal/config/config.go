@@ -29,6 +29,7 @@ type Flags struct {
 	InitialAdvertisePeerURLs []string
 	InitialCluster           string
 	InitialClusterState      string
+	JoinTimeout              time.Duration
 	InitialClusterToken      string
 	ForceNewCluster          bool
 	DiscoverySRV             string
@@ -101,6 +102,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.InitialAdvertisePeerURLs, "initial-advertise-peer-urls", nil, "peer URLs announced to the cluster (default: --listen-peer-urls)")
 	fs.StringVar(&f.InitialCluster, "initial-cluster", "", "initial members, name=peerURL,... (default: this member alone)")
 	fs.StringVar(&f.InitialClusterState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one after `member add`")
+	fs.DurationVar(&f.JoinTimeout, "join-timeout", 0, "with --initial-cluster-state existing, how long to wait for this member's `member add` before giving up (0: twice --request-timeout)")
 	fs.StringVar(&f.InitialClusterToken, "initial-cluster-token", "cairn-cluster", "token that keeps clusters bootstrapped from the same URLs apart")
 	fs.StringVar(&f.DiscoverySRV, "discovery-srv", "", "bootstrap the initial cluster from the DNS SRV records _etcd-server-ssl._tcp and _etcd-server._tcp of this domain, as etcd does")
 	fs.StringVar(&f.DiscoverySRVName, "discovery-srv-name", "", "suffix of the SRV services looked up with --discovery-srv (_etcd-server-<name>._tcp)")
@@ -262,7 +264,7 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		Name: f.Name, DataDir: f.DataDir,
 		ListenClientURLs: f.ListenClientURLs, AdvertiseClientURLs: f.AdvertiseClientURLs,
 		ListenPeerURLs: f.ListenPeerURLs, InitialAdvertisePeerURLs: f.InitialAdvertisePeerURLs,
-		InitialCluster: f.InitialCluster, InitialClusterState: f.InitialClusterState,
+		InitialCluster: f.InitialCluster, InitialClusterState: f.InitialClusterState, JoinTimeout: f.JoinTimeout,
 		InitialClusterToken: f.InitialClusterToken, ForceNewCluster: f.ForceNewCluster,
 		DiscoverySRV: f.DiscoverySRV, DiscoverySRVName: f.DiscoverySRVName,
 		ClusterName: f.ClusterName, RackID: f.RackID, AdvertiseAlternateClientURLs: f.AdvertiseAlternateClientURLs,

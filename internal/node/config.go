@@ -25,8 +25,13 @@ type Config struct {
 	InitialAdvertisePeerURLs []string
 	InitialCluster           string // name=peerURL,...
 	InitialClusterState      string // new or existing
-	InitialClusterToken      string
-	ForceNewCluster          bool
+	// JoinTimeout is how long a member joining an existing cluster waits to find itself in
+	// the membership (someone's `member add`); 0: twice RequestTimeout. An orchestrator that
+	// starts a member before it registers it (the operator, for fabric addresses known only
+	// once the pod runs) sets it longer, so the member waits instead of exiting.
+	JoinTimeout         time.Duration
+	InitialClusterToken string
+	ForceNewCluster     bool
 	// DiscoverySRV bootstraps the initial cluster from the domain's SRV records instead of
 	// InitialCluster (discovery.go); DiscoverySRVName suffixes the services; Resolver looks
 	// them up (nil: the system's).
@@ -130,6 +135,9 @@ func (c *Config) Defaults() {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = 2 * c.RequestTimeout
 	}
 	if c.SnapshotCount == 0 {
 		c.SnapshotCount = 100000

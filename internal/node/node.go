@@ -325,7 +325,7 @@ func (n *Node) resolveIdentity(peerClient *http.Client) ([]raft.Server, error) {
 		if len(peers) == 0 {
 			return nil, fmt.Errorf("--initial-cluster-state existing needs the running members in --initial-cluster")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.RequestTimeout*2)
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.JoinTimeout)
 		defer cancel()
 		n.id, err = joinIdentity(ctx, peerClient, peers, cfg.InitialAdvertisePeerURLs, cfg.Name)
 		return nil, err
