@@ -39,6 +39,9 @@ const (
 	DataVolume = "data"
 	// InitTimeout is how long the init step waits for an address (a LoadBalancer IP).
 	InitTimeout = "120s"
+	// JoinTimeout is how long a joining member waits for the operator's member add: with a
+	// fabric address known only once the pod runs, the pod starts before it is registered.
+	JoinTimeout = "120s"
 	// imageUser is the user the image's Dockerfile runs as.
 	imageUser = 65532
 )
@@ -79,6 +82,7 @@ func cairndArgs(cc *cairnv1.CairnCluster, rack int32) []string {
 		fmt.Sprintf("--listen-metrics-urls=http://0.0.0.0:%d", metricsPort(cc)),
 		"--cluster-name=" + clusterName(cc),
 		"--initial-cluster-token=" + cc.Namespace + "/" + cc.Name,
+		"--join-timeout=" + JoinTimeout,
 	}
 	if rack != 0 {
 		args = append(args, fmt.Sprintf("--rack-id=%d", rack))
@@ -191,6 +195,9 @@ func podTemplate(cc *cairnv1.CairnCluster, rack int32) corev1.PodTemplateSpec {
 			VolumeMounts:   mounts,
 			ReadinessProbe: probe("/readyz", 3),
 			LivenessProbe:  probe("/livez", 6),
+			// Liveness counts only once the member serves: a join waiting for its member add
+			// (JoinTimeout) or a large snapshot's restore may take minutes, not 30 s.
+			StartupProbe: probe("/livez", 36),
 		}},
 		// The image runs as 65532; the data volume must be writable by it.
 		SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](imageUser), RunAsGroup: ptr.To[int64](imageUser),

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	cairnv1 "github.com/cairn-io/cairn/operator/api/v1alpha1"
 	"github.com/cairn-io/cairn/operator/internal/names"
@@ -64,6 +65,15 @@ func TestPodTemplate(t *testing.T) {
 	}
 	if c.ReadinessProbe.HTTPGet.Scheme != corev1.URISchemeHTTP || c.LivenessProbe.HTTPGet.Path != "/livez" {
 		t.Errorf("probes %+v %+v", c.ReadinessProbe, c.LivenessProbe)
+	}
+	// Liveness must not kill a member that waits its JoinTimeout for the member add.
+	join, err := time.ParseDuration(JoinTimeout)
+	if err != nil || !slices.Contains(c.Args, "--join-timeout="+JoinTimeout) {
+		t.Errorf("args %v lack --join-timeout=%s (%v)", c.Args, JoinTimeout, err)
+	}
+	if sp := c.StartupProbe; sp == nil || sp.HTTPGet.Path != "/livez" ||
+		time.Duration(sp.PeriodSeconds*sp.FailureThreshold)*time.Second <= join {
+		t.Errorf("startup probe %+v does not outlast the join timeout %s", sp, join)
 	}
 	if _, ok := tmpl.Annotations[IngressBandwidthAnnotation]; ok {
 		t.Error("bandwidth annotation without bandwidthConfig")
