@@ -23,6 +23,10 @@ func (s *Server) ApplyAuth(ctx context.Context, build func() (*auth.Command, err
 	if !s.raft.IsLeader() {
 		return auth.Result{}, raftnode.ErrNotLeader
 	}
+	// Before build, which may hash a password: a refusal costs nothing.
+	if err := s.admit(ctx, fsm.CmdAuth); err != nil {
+		return auth.Result{}, err
+	}
 	c, err := build()
 	if err != nil {
 		return auth.Result{}, err
