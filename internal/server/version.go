@@ -152,7 +152,9 @@ func (s *Server) pollLevels(ctx context.Context, members []MemberInfo) map[uint6
 	var wg sync.WaitGroup
 	for _, m := range members {
 		if m.ID == s.cfg.MemberID {
+			mu.Lock()
 			out[m.ID] = fsm.CurrentLevel
+			mu.Unlock()
 			continue
 		}
 		if len(m.PeerURLs) == 0 {
