@@ -1,7 +1,8 @@
 // Package fsm owns the replicated state machine of a Cairn node: it decodes
 // log entries (the typed command envelope), applies them to the keyspace
 // (internal/store) and to the member table, tracks the applied index for
-// read-index waits, and writes and reads snapshots.
+// read-index waits and the cluster's level (level.go), and writes and reads
+// snapshots in the format of that level.
 //
 // It must never consult a clock, the network or any per-node state: Apply is
 // a pure function of the log, so every replica reaches the same state at the
