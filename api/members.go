@@ -21,11 +21,13 @@ type MemberCreateRequest struct {
 }
 
 // Version is the body of GET /version: etcd's two fields, which clients check, and Cairn's own
-// version and commit beside them.
+// beside them: this member's version and commit, and the cluster version, the level of
+// commands and formats every member can apply (docs/operations.md, "Cluster version").
 type Version struct {
-	Server  string `json:"etcdserver"`
-	Cluster string `json:"etcdcluster"`
-	Cairn   string `json:"cairnserver"`
+	Server       string `json:"etcdserver"`
+	Cluster      string `json:"etcdcluster"`
+	Cairn        string `json:"cairnserver"`
+	CairnCluster string `json:"cairncluster"`
 }
 
 // The versions Cairn announces: the etcd release whose v2 API it serves, so that clients that

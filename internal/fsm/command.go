@@ -20,6 +20,8 @@ const (
 	// CmdAuth changes users, roles or the enabled flag; Value holds the
 	// auth.Command's own encoding.
 	CmdAuth CommandType = 8
+	// CmdClusterVersion raises the cluster's level (level.go); Value holds it in decimal.
+	CmdClusterVersion CommandType = 9
 )
 
 func (t CommandType) String() string {
@@ -40,11 +42,13 @@ func (t CommandType) String() string {
 		return "noop"
 	case CmdAuth:
 		return "auth"
+	case CmdClusterVersion:
+		return "clusterVersion"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
 
-func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdAuth }
+func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdClusterVersion }
 
 // encodingVersion is the second byte of every entry. A replica that meets a
 // version it does not know refuses the entry (a Result error) rather than

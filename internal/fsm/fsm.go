@@ -1,7 +1,8 @@
 // Package fsm owns the replicated state machine of a Cairn node: it decodes
 // log entries (the typed command envelope), applies them to the keyspace
 // (internal/store) and to the member table, tracks the applied index for
-// read-index waits, and writes and reads snapshots.
+// read-index waits and the cluster's level (level.go), and writes and reads
+// snapshots in the format of that level.
 //
 // It must never consult a clock, the network or any per-node state: Apply is
 // a pure function of the log, so every replica reaches the same state at the
@@ -42,6 +43,7 @@ type FSM struct {
 	st      *store.Store
 	applied appliedTracker
 	auth    atomic.Pointer[auth.State] // replaced whole by each auth command
+	level   atomic.Uint32              // the cluster's Level; written on the apply goroutine only
 
 	mu      sync.RWMutex // guards members; Apply writes, HTTP readers read
 	members map[uint64]Member
@@ -51,6 +53,7 @@ type FSM struct {
 func New(st *store.Store) *FSM {
 	f := &FSM{st: st, members: map[uint64]Member{}}
 	f.auth.Store(auth.Empty())
+	f.level.Store(uint32(LevelBaseline))
 	return f
 }
 
@@ -174,7 +177,10 @@ func (f *FSM) apply(c *Command, data []byte, index uint64) Result {
 	case CmdNoop:
 		return Result{}
 	case CmdAuth:
+		f.raiseLevel(LevelAuth)
 		return f.applyAuth(c, index)
+	case CmdClusterVersion:
+		return f.applyClusterVersion(c)
 	}
 	// Unmarshal accepts only known types.
 	return Result{Err: fmt.Errorf("%w: unhandled type %v", ErrMalformed, c.Type)}
@@ -225,11 +231,12 @@ var _ raft.BatchingFSM = (*FSM)(nil)
 // Restore replaces the whole state with a snapshot written by Persist.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	idx, members, as, err := f.restore(rc)
+	idx, members, as, level, err := f.restore(rc)
 	if err != nil {
 		return err
 	}
 	f.auth.Store(as)
+	f.level.Store(uint32(level))
 	f.mu.Lock()
 	f.members = members
 	f.mu.Unlock()

@@ -21,16 +21,31 @@ import (
 //	(version 2) uvarint length + the auth state's encoding |
 //	the store's own snapshot, to the end of the stream.
 //
-// Version 1, written before auth existed, restores with an empty auth state.
+// Version 1, written before auth existed, restores with an empty auth state. Today's build
+// still writes it, with a version 1 store snapshot inside, while the cluster's level is
+// LevelBaseline: a member of an earlier build may be sent the snapshot and reads nothing newer.
+// Such a cluster has no auth state (a CmdAuth raises the level), so version 1 loses nothing but
+// the store's event history, which watches then see as cleared. Restoring a version 2 snapshot
+// sets the level to LevelAuth; a format for a later level will carry the level itself.
 const (
 	snapshotMagic   = "CAIRNSNP"
 	snapshotVersion = 2
 )
 
+// snapshotFormat is the FSM snapshot version, and the store snapshot format inside it, that
+// every member of a cluster at a level can read.
+func snapshotFormat(l Level, as *auth.State) (byte, store.SnapshotFormat) {
+	if l < LevelAuth && as.Equal(auth.Empty()) {
+		return 1, store.SnapshotV1
+	}
+	return snapshotVersion, store.SnapshotV2
+}
+
 // ErrBadSnapshot is wrapped by every Restore failure caused by the stream's content.
 var ErrBadSnapshot = errors.New("fsm: bad snapshot")
 
 type fsmSnapshot struct {
+	version byte
 	applied uint64
 	members []Member
 	auth    *auth.State
@@ -40,7 +55,9 @@ type fsmSnapshot struct {
 // Snapshot captures the state on the apply goroutine; the returned value is
 // immutable and Persist does the I/O while applies go on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	st, err := f.st.SnapshotAbortable()
+	as := f.auth.Load()
+	version, format := snapshotFormat(f.ClusterLevel(), as)
+	st, err := f.st.SnapshotIn(format)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +67,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		members = append(members, m) // the map values are never mutated in place
 	}
 	f.mu.RUnlock()
-	return &fsmSnapshot{applied: f.applied.load(), members: members, auth: f.auth.Load(), store: st}, nil
+	return &fsmSnapshot{version: version, applied: f.applied.load(), members: members, auth: as, store: st}, nil
 }
 
 // AbortSnapshots makes the snapshot being captured, and every later one,
@@ -70,7 +87,7 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	hdr := make([]byte, 0, 64)
 	hdr = append(hdr, snapshotMagic...)
-	hdr = append(hdr, snapshotVersion)
+	hdr = append(hdr, s.version)
 	hdr = binary.BigEndian.AppendUint64(hdr, s.applied)
 	hdr = binary.AppendUvarint(hdr, uint64(len(s.members)))
 	if _, err := bw.Write(hdr); err != nil {
@@ -85,15 +102,17 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 			return err
 		}
 	}
-	var ab bytes.Buffer
-	if err := s.auth.Encode(&ab); err != nil {
-		return err
-	}
-	if _, err := bw.Write(binary.AppendUvarint(nil, uint64(ab.Len()))); err != nil {
-		return err
-	}
-	if _, err := bw.Write(ab.Bytes()); err != nil {
-		return err
+	if s.version >= 2 {
+		var ab bytes.Buffer
+		if err := s.auth.Encode(&ab); err != nil {
+			return err
+		}
+		if _, err := bw.Write(binary.AppendUvarint(nil, uint64(ab.Len()))); err != nil {
+			return err
+		}
+		if _, err := bw.Write(ab.Bytes()); err != nil {
+			return err
+		}
 	}
 	if _, err := s.store.WriteTo(bw); err != nil {
 		return err
@@ -106,36 +125,36 @@ func (s *fsmSnapshot) Release() {}
 // restore parses the header and members, then hands the rest of the stream
 // to the store. State is replaced only by the store; the caller swaps the
 // member table and index after success.
-func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, *auth.State, error) {
+func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, *auth.State, Level, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr := make([]byte, len(snapshotMagic)+1+8)
 	if _, err := io.ReadFull(br, hdr); err != nil {
-		return 0, nil, nil, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+		return 0, nil, nil, 0, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
 	}
 	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
-		return 0, nil, nil, fmt.Errorf("%w: not a cairn snapshot", ErrBadSnapshot)
+		return 0, nil, nil, 0, fmt.Errorf("%w: not a cairn snapshot", ErrBadSnapshot)
 	}
 	version := hdr[len(snapshotMagic)]
 	if version != 1 && version != snapshotVersion {
-		return 0, nil, nil, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, version)
+		return 0, nil, nil, 0, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, version)
 	}
 	applied := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+1:])
 	n, err := binary.ReadUvarint(br)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("%w: member count: %v", ErrBadSnapshot, err)
+		return 0, nil, nil, 0, fmt.Errorf("%w: member count: %v", ErrBadSnapshot, err)
 	}
 	members := make(map[uint64]Member)
 	for i := uint64(0); i < n; i++ {
 		size, err := binary.ReadUvarint(br)
 		if err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
+			return 0, nil, nil, 0, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
 		}
 		if size > maxMemberSize {
-			return 0, nil, nil, fmt.Errorf("%w: member %d of %d bytes", ErrBadSnapshot, i, size)
+			return 0, nil, nil, 0, fmt.Errorf("%w: member %d of %d bytes", ErrBadSnapshot, i, size)
 		}
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
+			return 0, nil, nil, 0, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, err)
 		}
 		d := decoder{b: buf}
 		m := d.member()
@@ -143,28 +162,29 @@ func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, *auth.State, erro
 			d.err = fmt.Errorf("%d trailing bytes", len(d.b))
 		}
 		if d.err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, d.err)
+			return 0, nil, nil, 0, fmt.Errorf("%w: member %d: %v", ErrBadSnapshot, i, d.err)
 		}
 		members[m.ID] = *m
 	}
-	as := auth.Empty()
+	as, level := auth.Empty(), LevelBaseline
 	if version >= 2 {
+		level = LevelAuth
 		size, err := binary.ReadUvarint(br)
 		if err != nil || size > maxAuthSize {
-			return 0, nil, nil, fmt.Errorf("%w: auth state length", ErrBadSnapshot)
+			return 0, nil, nil, 0, fmt.Errorf("%w: auth state length", ErrBadSnapshot)
 		}
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: auth state: %v", ErrBadSnapshot, err)
+			return 0, nil, nil, 0, fmt.Errorf("%w: auth state: %v", ErrBadSnapshot, err)
 		}
 		if as, err = auth.Decode(bytes.NewReader(buf)); err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+			return 0, nil, nil, 0, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 		}
 	}
 	if err := f.st.Restore(br); err != nil {
-		return 0, nil, nil, fmt.Errorf("fsm: restore store: %w", err)
+		return 0, nil, nil, 0, fmt.Errorf("fsm: restore store: %w", err)
 	}
-	return applied, members, as, nil
+	return applied, members, as, level, nil
 }
 
 // maxMemberSize bounds one member record so a corrupt length cannot make

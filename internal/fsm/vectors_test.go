@@ -52,6 +52,7 @@ var commandVectors = []struct {
 	{"cmd-noop", Command{Type: CmdNoop}},
 	// The auth command's payload is auth.Command's own encoding, frozen op by op in internal/auth.
 	{"cmd-auth", Command{Type: CmdAuth, Value: "\x01" + `{"op":6,"name":"alice"}`, Time: 1795834800000000000}},
+	{"cmd-cluster-version", Command{Type: CmdClusterVersion, Value: "2", Time: 1795834800000000000}},
 }
 
 func TestCommandVectors(t *testing.T) {
@@ -136,11 +137,20 @@ func snapshotBytes(t *testing.T, f *FSM) []byte {
 
 // TestSnapshotVector: today's snapshots (version 2, with the auth state) encode to the frozen
 // bytes, and the first version (before auth, and before the store kept its event history)
-// still restores to the same keys and members.
+// still restores to the same keys and members. A cluster still at LevelBaseline writes that
+// first version, byte for byte as the builds before cluster versions wrote it, so that they
+// can restore it.
 func TestSnapshotVector(t *testing.T) {
 	src := snapshotVector(t)
 	if got := observed(t, src.f); got != snapshotState {
 		t.Fatalf("the vector's state is not what the test expects:\n%s", got)
+	}
+	v1 := readVector(t, "snapshot", nil)
+	if src.f.ClusterLevel() != LevelBaseline {
+		t.Fatalf("cluster level %v before any auth command", src.f.ClusterLevel())
+	}
+	if now := snapshotBytes(t, src.f); !bytes.Equal(now, v1) {
+		t.Fatalf("a baseline-level cluster's snapshot is not version 1:\nnow\n%sfrozen version 1\n%s", hex.Dump(now), hex.Dump(v1))
 	}
 	src.mustApply(authCmd(t, auth.Command{Op: auth.OpCreateRole, Name: "app", Perms: auth.Permissions{Read: []string{"/app/*"}}}))
 	withAuth := strings.Replace(snapshotState, `"applied":4`, `"applied":5`, 1)
@@ -160,7 +170,10 @@ func TestSnapshotVector(t *testing.T) {
 		t.Fatalf("snapshot encoding changed:\nnow\n%sfrozen\n%s", hex.Dump(now), hex.Dump(frozen))
 	}
 
-	v1 := readVector(t, "snapshot", nil)
+	if restored.f.ClusterLevel() != LevelAuth {
+		t.Fatalf("a version 2 snapshot restores cluster level %v", restored.f.ClusterLevel())
+	}
+
 	old := newHarness(t)
 	if err := old.f.Restore(io.NopCloser(bytes.NewReader(v1))); err != nil {
 		t.Fatalf("today's code refuses a version 1 snapshot: %v", err)

@@ -53,6 +53,10 @@ var authStatuses = []struct {
 	{auth.ErrNotUpdated, http.StatusBadRequest},
 	{auth.ErrInvalidName, http.StatusBadRequest},
 	{auth.ErrPasswordTooLong, http.StatusBadRequest},
+	// A member may be of a build without auth (a rolling upgrade under way): the request may
+	// succeed once every member is upgraded, as a 503 says. etcd v3 refuses features its
+	// cluster version lacks likewise, with Unavailable.
+	{server.ErrClusterVersionTooLow, http.StatusServiceUnavailable},
 }
 
 // writeAuthError answers a refused /v2/auth request as etcd does: {"message":...} with the
@@ -123,6 +127,8 @@ func toAPIError(err error) (*api.Error, int) {
 	case errors.Is(err, context.Canceled):
 		e := api.NewError(api.CodeRaftInternal, "etcdserver: request cancelled", 0)
 		return e, e.Status()
+	case errors.Is(err, server.ErrClusterVersionTooLow):
+		return api.NewError(api.CodeRaftInternal, err.Error(), 0), http.StatusServiceUnavailable
 	}
 	e := api.NewError(api.CodeRaftInternal, err.Error(), 0)
 	return e, e.Status()

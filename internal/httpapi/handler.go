@@ -83,6 +83,10 @@ type Backend interface {
 	ClusterMember(ctx context.Context, name string) (api.ClusterMember, error)
 	SetMemberState(ctx context.Context, name, action string) error
 	LocalLiveness() server.Liveness
+	// LocalVersion is what this member publishes to the leader at server.VersionPath; ClusterLevel
+	// is the cluster version as applied here.
+	LocalVersion() server.MemberVersion
+	ClusterLevel() fsm.Level
 	// AuthState is the replicated users, roles and enabled flag as applied here.
 	AuthState() *auth.State
 	// ApplyAuth replicates the auth change build makes (build runs only on the leader) and
@@ -169,6 +173,7 @@ func newHandler(b Backend, cfg Config, peer bool) *Handler {
 		h.mux.HandleFunc(server.ReadIndexPath, h.serveReadIndex)
 		h.mux.HandleFunc(server.ClusterPath, h.servePeerCluster)
 		h.mux.HandleFunc(server.PublishPath, h.servePublish)
+		h.mux.HandleFunc(server.VersionPath, h.servePeerVersion)
 	} else {
 		h.ui = ui.New()
 		h.mux.HandleFunc(loginPath, h.serveLogin)

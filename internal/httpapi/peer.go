@@ -53,6 +53,14 @@ func (h *Handler) servePeerCluster(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out, false)
 }
 
+// servePeerVersion publishes this member's build and level to the leader (server/version.go).
+func (h *Handler) servePeerVersion(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet) || !h.checkClusterID(w, r) {
+		return
+	}
+	writeJSON(w, http.StatusOK, h.b.LocalVersion(), false)
+}
+
 // checkClusterID refuses peers of another cluster: a node started with another
 // --initial-cluster-token must not take part in this one.
 func (h *Handler) checkClusterID(w http.ResponseWriter, r *http.Request) bool {

@@ -14,7 +14,8 @@ func (h *Handler) serveVersion(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Version{Server: api.ServerVersion, Cluster: api.ClusterVersion, Cairn: version.String()}, false)
+	writeJSON(w, http.StatusOK, api.Version{Server: api.ServerVersion, Cluster: api.ClusterVersion, Cairn: version.String(),
+		CairnCluster: h.b.ClusterLevel().String()}, false)
 }
 
 // serveHealth answers as etcd does: JSON in a text/plain body, 503 when unhealthy.

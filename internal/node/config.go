@@ -55,10 +55,13 @@ type Config struct {
 	RequestTimeout  time.Duration
 	// ElectionTimeout is how long a follower waits without hearing from a leader before it
 	// stands for election; the leader sends heartbeats ten times as often. 0 = raftnode default.
-	ElectionTimeout  time.Duration
-	SnapshotCount    uint64        // applied entries between snapshots
-	SnapshotInterval time.Duration // how often raft checks whether to snapshot
-	TrailingLogs     uint64        // log entries kept after a snapshot, for slow followers
+	ElectionTimeout time.Duration
+	// VersionCheckInterval is how often the leader reads the members' levels while the cluster
+	// version is below its own (0: 2s); tests lengthen it to control when the version rises.
+	VersionCheckInterval time.Duration
+	SnapshotCount        uint64        // applied entries between snapshots
+	SnapshotInterval     time.Duration // how often raft checks whether to snapshot
+	TrailingLogs         uint64        // log entries kept after a snapshot, for slow followers
 
 	// ListenMetricsURLs serve /metrics, /health, /livez and /readyz in plain HTTP
 	// (--listen-metrics-urls); port 0 picks a free port (MetricsURLs tells which).

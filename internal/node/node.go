@@ -189,7 +189,7 @@ func Start(cfg Config) (n *Node, err error) {
 		RequestTimeout: cfg.RequestTimeout, ReadIndexer: httpapi.RelayReadIndexer(n.relay),
 		CommitWaiter: httpapi.RelayCommitWaiter(n.relay),
 		ClusterName:  cfg.ClusterName, Rack: cfg.RackID, AlternateClientURLs: cfg.AdvertiseAlternateClientURLs,
-		OfflineAfter: 2 * cfg.ElectionTimeout, QuorumPort: quorumPort(qcfg),
+		OfflineAfter: 2 * cfg.ElectionTimeout, QuorumPort: quorumPort(qcfg), VersionCheckInterval: cfg.VersionCheckInterval,
 	}, n.fsm, n.raft)
 	n.server.Run()
 	closers = append(closers, n.server.Stop)

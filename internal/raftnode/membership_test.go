@@ -244,4 +244,8 @@ func TestSnapshotInstallOnLaggingNode(t *testing.T) {
 		s := n.n.Stats()["last_snapshot_index"]
 		return s != "0" && s != ""
 	})
+	// Then it appends what follows the snapshot. raft-wal takes only an append that follows
+	// its last entry, so the entries the node had before the snapshot must have gone.
+	after := put(t, l, "/after", "x")
+	waitFor(t, 10*time.Second, "lagging node applying an entry after the snapshot", func() bool { return n.f.AppliedIndex() >= after })
 }

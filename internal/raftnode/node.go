@@ -214,6 +214,9 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
 	}
 	snaps := n.snaps
+	if err := dropLogBehindSnapshot(n.logs, snaps.last.Load(), n.log); err != nil {
+		return nil, fmt.Errorf("raftnode: %w", err)
+	}
 	fsm := newCountingFSM(cfg.FSM, n.noteApplied)
 
 	advertise := net.Addr(advertiseAddr(cfg.Advertise))

@@ -231,6 +231,15 @@ type countingLogStore struct {
 	stored func(last uint64)
 }
 
+// IsMonotonic passes raft-wal's answer through (raft.MonotonicLogStore): raft-wal takes only
+// appends that follow its last entry, so a follower that installs a leader's snapshot must drop
+// its whole log, as raft does for such stores, rather than compact it; kept, the old entries
+// make every later append fail and the follower never catches up.
+func (c *countingLogStore) IsMonotonic() bool {
+	m, ok := c.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
 func (c *countingLogStore) StoreLog(l *raft.Log) error {
 	return c.StoreLogs([]*raft.Log{l})
 }

@@ -18,10 +18,15 @@ func (s *Server) AuthState() *auth.State { return s.fsm.AuthState() }
 // leader, so what it costs (a password hash) is paid where the command is
 // proposed. Like Propose it fails with raftnode.ErrNotLeader, having built
 // and proposed nothing, on a follower; refusals (auth.Error) are the
-// command's outcome, the same on every member.
+// command's outcome, the same on every member. While a member may be of a build without auth
+// it fails with ErrClusterVersionTooLow, having built and proposed nothing.
 func (s *Server) ApplyAuth(ctx context.Context, build func() (*auth.Command, error)) (auth.Result, error) {
 	if !s.raft.IsLeader() {
 		return auth.Result{}, raftnode.ErrNotLeader
+	}
+	// Before build, which may hash a password: a refusal costs nothing.
+	if err := s.admit(ctx, fsm.CmdAuth); err != nil {
+		return auth.Result{}, err
 	}
 	c, err := build()
 	if err != nil {

@@ -21,4 +21,9 @@ var (
 	ErrUnhealthy = errors.New("change would cost the cluster its quorum")
 	// ErrClusterIDMismatch means a peer belongs to another cluster.
 	ErrClusterIDMismatch = errors.New("cluster ID mismatch")
+	// ErrClusterVersionTooLow means a command was refused, before it was proposed, because a
+	// member may be of a build that cannot apply it (a rolling upgrade not done yet).
+	ErrClusterVersionTooLow = errors.New("cluster version too low")
+	// ErrNotLeaderForLevel means only the leader raises the cluster's level.
+	ErrNotLeaderForLevel = errors.New("only the leader raises the cluster version")
 )

@@ -131,6 +131,10 @@ func (s *Server) AddMember(ctx context.Context, peerURLs []string, learner bool)
 	if !s.raft.IsLeader() {
 		return MemberInfo{}, raftnode.ErrNotLeader
 	}
+	// Not while the cluster's level is being raised from the members' published levels: the
+	// new member's would be missing from that look.
+	s.levelMu.Lock()
+	defer s.levelMu.Unlock()
 	for _, m := range s.Members() {
 		for _, u := range m.PeerURLs {
 			if slices.Contains(peerURLs, u) {

@@ -45,6 +45,9 @@ type Config struct {
 	// QuorumPort is the UDP port this member answers quorum queries on (0: none), published
 	// with its other attributes so that clients find it in the cluster view.
 	QuorumPort int
+	// VersionCheckInterval is how often the leader reads the members' levels while the
+	// cluster's is below its own (version.go; 0: 2s).
+	VersionCheckInterval time.Duration
 }
 
 // Server is one node's logic.
@@ -61,6 +64,9 @@ type Server struct {
 	lastLeader  string
 
 	live liveness
+
+	// levelMu orders raising the cluster's level against adding members (version.go).
+	levelMu sync.Mutex
 
 	reads readBatcher
 
@@ -92,6 +98,9 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 	if cfg.OfflineAfter == 0 {
 		cfg.OfflineAfter = 2 * time.Second
 	}
+	if cfg.VersionCheckInterval == 0 {
+		cfg.VersionCheckInterval = 2 * time.Second
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
 		start: time.Now(), stop: make(chan struct{}), ready: make(chan struct{})}
 	s.reads = readBatcher{fetch: s.fetchReadIndex, timeout: cfg.RequestTimeout}
@@ -101,7 +110,8 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 // Run starts the background loops: TTL expiry (on the leader) and publishing this node's
 // attributes. Stop ends them.
 func (s *Server) Run() {
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go func() { defer s.wg.Done(); s.versionLoop() }()
 	go func() { defer s.wg.Done(); s.expiryLoop() }()
 	go func() { defer s.wg.Done(); s.noticeLoop() }()
 	go func() { defer s.wg.Done(); s.publishLoop() }()

@@ -82,23 +82,49 @@ var ErrSnapshotAborted = errors.New("store: snapshot aborted")
 // store on a loaded machine can take longer than the stop may.
 func (s *Store) AbortSnapshots() { s.snapshotsAborted.Store(true) }
 
+// SnapshotFormat is the encoding a snapshot is written in.
+type SnapshotFormat int
+
+const (
+	// SnapshotV1 has no event history: the only format builds before the
+	// history existed can restore, written while such a member may still
+	// receive the snapshot (a cluster below the version that added it).
+	SnapshotV1 SnapshotFormat = 1
+	// SnapshotV2 carries the event history.
+	SnapshotV2 SnapshotFormat = 2
+)
+
 // SnapshotAbortable is Snapshot with the abort as an error. The flag is
 // checked every abortCheckNodes nodes, so an abort ends the encoding within
 // microseconds.
-func (s *Store) SnapshotAbortable() (Snapshot, error) {
+func (s *Store) SnapshotAbortable() (Snapshot, error) { return s.SnapshotIn(SnapshotV2) }
+
+// SnapshotIn is SnapshotAbortable in the given format. A version 1 snapshot
+// drops the event history, which a member restoring it starts without.
+func (s *Store) SnapshotIn(format SnapshotFormat) (Snapshot, error) {
+	if format != SnapshotV1 && format != SnapshotV2 {
+		return nil, fmt.Errorf("store: no snapshot format %d", format)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e := &encoder{buf: make([]byte, 0, s.lastSnapshotSize.Load()+4096), h: s.ttl, abort: &s.snapshotsAborted}
 	if e.abort.Load() {
 		return nil, ErrSnapshotAborted
 	}
-	e.buf = append(e.buf, snapshotMagic...)
+	if format == SnapshotV1 {
+		e.buf = append(e.buf, snapshotMagicV1...)
+	} else {
+		e.buf = append(e.buf, snapshotMagic...)
+	}
 	e.buf = binary.AppendUvarint(e.buf, s.index)
 	e.children(s.root)
 	if e.aborted {
 		return nil, ErrSnapshotAborted
 	}
-	buf := s.hist.appendTo(e.buf)
+	buf := e.buf
+	if format == SnapshotV2 {
+		buf = s.hist.appendTo(buf)
+	}
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 	s.lastSnapshotSize.Store(int64(len(buf)))
 	return snapshotBytes(buf), nil

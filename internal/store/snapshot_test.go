@@ -189,17 +189,25 @@ func TestRestoreKeepsOnlyTheLastEvents(t *testing.T) {
 }
 
 // A version 1 snapshot (no history section) still restores; its history
-// starts empty, so an older waitIndex is told the history was cleared.
+// starts empty, so an older waitIndex is told the history was cleared. The
+// snapshot is SnapshotIn's version 1, which must restore as one.
 func TestRestoreVersion1(t *testing.T) {
 	src := buildSample(t)
-	src.mu.RLock()
-	v1 := []byte(snapshotMagicV1)
-	v1 = binary.AppendUvarint(v1, src.index)
-	e := &encoder{buf: v1, h: src.ttl, abort: &src.snapshotsAborted}
-	e.children(src.root)
-	v1 = e.buf
-	src.mu.RUnlock()
-	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, castagnoli))
+	snap, err := src.SnapshotIn(SnapshotV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written bytes.Buffer
+	if _, err := snap.WriteTo(&written); err != nil {
+		t.Fatal(err)
+	}
+	v1 := written.Bytes()
+	if !bytes.HasPrefix(v1, []byte(snapshotMagicV1)) {
+		t.Fatalf("SnapshotIn(SnapshotV1) starts %q", v1[:len(snapshotMagicV1)])
+	}
+	if _, err := src.SnapshotIn(3); err == nil {
+		t.Fatal("an unknown snapshot format was written")
+	}
 	dst := New()
 	if err := dst.Restore(bytes.NewReader(v1)); err != nil {
 		t.Fatal(err)
@@ -207,7 +215,7 @@ func TestRestoreVersion1(t *testing.T) {
 	if mustJSON(t, getAll(t, dst)) != mustJSON(t, getAll(t, src)) || dst.Index() != src.Index() {
 		t.Fatal("version 1 restore differs")
 	}
-	_, err := dst.Watch("/a", false, false, 5)
+	_, err = dst.Watch("/a", false, false, 5)
 	wantErr(t, err, ErrEventIndexCleared, fmt.Sprintf("the requested history has been cleared [%d/5]", src.Index()+1), src.Index())
 }
 

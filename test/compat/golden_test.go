@@ -276,11 +276,11 @@ func (g *goldenRun) compare(s sample, resp *http.Response, body []byte) {
 		}
 		return
 	case s.target == "/version" && !procs.IsEtcd():
-		// etcd's fields as etcd has them, plus Cairn's own version.
+		// etcd's fields as etcd has them, plus Cairn's own version and cluster version.
 		own := cairnVersionRE.FindString(got)
 		rest := strings.Replace(got, own, "", 1)
 		if own == "" || shapeOf(t, []byte(rest)) != shapeOf(t, []byte(want)) || strings.HasSuffix(got, "\n") {
-			t.Errorf("body\n got %q\nwant the shape of %q plus a non-empty \"cairnserver\"", got, want)
+			t.Errorf("body\n got %q\nwant the shape of %q plus a non-empty \"cairnserver\" and \"cairncluster\"", got, want)
 		}
 		return
 	}
@@ -330,7 +330,7 @@ func canonicalListing(t *testing.T, want, got string) (string, string) {
 	return wv.String() + "\n", gv.String() + "\n"
 }
 
-var cairnVersionRE = regexp.MustCompile(`,"cairnserver":"[^"]+"`)
+var cairnVersionRE = regexp.MustCompile(`,"cairnserver":"[^"]+","cairncluster":"[1-9][0-9]*"`)
 
 func shapeOf(t *testing.T, b []byte) string {
 	t.Helper()
