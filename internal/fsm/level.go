@@ -18,8 +18,8 @@ const (
 	// versions existed (commit 3c407bf and earlier). It applies the command types put to noop
 	// and reads version 1 snapshots (with store snapshots of version 1, without event history).
 	LevelBaseline Level = 1
-	// LevelAuth adds CmdAuth and CmdClusterVersion, and version 2 snapshots: the auth state,
-	// and the store's event history.
+	// LevelAuth adds CmdAuth and CmdClusterVersion, version 2 snapshots (the auth state, and
+	// the store's event history), and member entries that carry a quorum port.
 	LevelAuth Level = 2
 
 	// CurrentLevel is this build's level: everything above is unknown to it.

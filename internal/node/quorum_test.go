@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-io/cairn/api"
 	wire "github.com/cairn-io/cairn/api/quorum"
 	cquorum "github.com/cairn-io/cairn/client/quorum"
+	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/quorum"
 	"github.com/cairn-io/cairn/internal/testcluster"
@@ -605,4 +606,59 @@ func quorumPorts(clientURL string) (map[string]int, error) {
 		out[m.ServerName] = m.QuorumPort
 	}
 	return out, nil
+}
+
+// While the cluster is at the baseline level no member entry carries a quorum port (a
+// baseline member would refuse the entry); once the cluster version rises, every member
+// publishes its port.
+func TestQuorumPortWaitsForTheClusterVersion(t *testing.T) {
+	// The leader's periodic look is held off, so that the version rises only with the auth
+	// write below.
+	c := testcluster.New(t, 3, testcluster.WithQuorum(testKey),
+		testcluster.WithConfig(func(_ int, cfg *node.Config) { cfg.VersionCheckInterval = time.Hour }))
+	leader := c.WaitLeader(t)
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		ms, err := c.MemberList(leader.Index)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.Name == "" {
+				return fmt.Errorf("member %s has not published its name", m.ID)
+			}
+		}
+		return nil
+	})
+	for _, m := range c.Members {
+		if l := m.Node().FSM().ClusterLevel(); l != fsm.LevelBaseline {
+			t.Fatalf("%s at cluster level %v before any raise", m.Name, l)
+		}
+		for _, fm := range m.Node().FSM().Members() {
+			if fm.QuorumPort != 0 {
+				t.Fatalf("%s holds a member entry with quorum port %d at the baseline level", m.Name, fm.QuorumPort)
+			}
+		}
+	}
+	// An auth write has the leader read every member's level and raise the version.
+	testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		status, body, err := c.AuthCall(leader.Index, http.MethodPut, "/v2/auth/roles/app", `{"role":"app"}`, "", "")
+		if err != nil || status != http.StatusCreated {
+			return fmt.Errorf("create a role: %d %s %v", status, body, err)
+		}
+		return nil
+	})
+	for _, viewer := range c.Members {
+		testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+			got, err := quorumPorts(viewer.ClientURL)
+			if err != nil {
+				return err
+			}
+			for name, port := range got {
+				if port == 0 {
+					return fmt.Errorf("%s's view has no quorum port for %s yet", viewer.Name, name)
+				}
+			}
+			return nil
+		})
+	}
 }

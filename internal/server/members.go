@@ -262,6 +262,10 @@ func (s *Server) fsmMember(id uint64) fsm.Member {
 }
 
 func (s *Server) proposeMember(ctx context.Context, t fsm.CommandType, m fsm.Member) error {
+	if !quorumPortPublishable(s.fsm.ClusterLevel()) {
+		// A baseline member refuses a member entry that carries a quorum port.
+		m.QuorumPort = 0
+	}
 	cmd := &fsm.Command{Type: t, Member: &m, Time: time.Now().UnixNano()}
 	res, err := s.apply(ctx, cmd)
 	if err != nil {
@@ -270,26 +274,48 @@ func (s *Server) proposeMember(ctx context.Context, t fsm.CommandType, m fsm.Mem
 	return res.Err
 }
 
-// published reports whether the replicated member table already holds this node's attributes.
+// quorumPortPublishable: member entries carry a quorum port only from LevelAuth on (the
+// flag that announces it is unknown to baseline builds, which would refuse the entry).
+func quorumPortPublishable(l fsm.Level) bool { return l >= fsm.LevelAuth }
+
+// published reports whether the replicated member table already holds this node's attributes
+// (its quorum port once the cluster's level allows it).
 func (s *Server) published() bool {
+	port := s.cfg.QuorumPort
+	if !quorumPortPublishable(s.fsm.ClusterLevel()) {
+		port = 0
+	}
 	for _, m := range s.fsm.Members() {
 		if m.ID == s.cfg.MemberID {
 			return m.Name == s.cfg.Name && slices.Equal(m.ClientURLs, s.cfg.ClientURLs) &&
 				slices.Equal(m.PeerURLs, s.cfg.PeerURLs) && m.Rack == s.cfg.Rack &&
-				slices.Equal(m.AlternateClientURLs, s.cfg.AlternateClientURLs) && m.QuorumPort == s.cfg.QuorumPort
+				slices.Equal(m.AlternateClientURLs, s.cfg.AlternateClientURLs) && m.QuorumPort == port
 		}
 	}
 	return false
 }
 
 // publishLoop makes the cluster learn this node's name and client URLs, as etcd's members
-// publish theirs, retrying until the leader has committed them.
+// publish theirs, retrying until the leader has committed them. In a cluster still at the
+// baseline level it publishes its quorum port later, once the cluster version has risen.
 func (s *Server) publishLoop() {
-	defer func() {
-		if s.published() {
-			s.readyOnce.Do(func() { close(s.ready) })
+	if !s.publishUntilCommitted() {
+		return // stopping
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
+	if s.cfg.QuorumPort == 0 {
+		return
+	}
+	for !quorumPortPublishable(s.fsm.ClusterLevel()) {
+		if !s.sleep(retryPause * 10) {
+			return
 		}
-	}()
+	}
+	_ = s.publishUntilCommitted()
+}
+
+// publishUntilCommitted reports false when the server stopped first.
+func (s *Server) publishUntilCommitted() bool {
 	for !s.published() {
 		ctx, cancel := s.stopContext(5 * time.Second)
 		err := s.publishOnce(ctx)
@@ -300,10 +326,11 @@ func (s *Server) publishLoop() {
 		// Let the committed entry reach this node before looking again.
 		for i := 0; i < 10 && !s.published(); i++ {
 			if !s.sleep(retryPause * 5) {
-				return
+				return false
 			}
 		}
 	}
+	return true
 }
 
 func (s *Server) publishOnce(ctx context.Context) error {
