@@ -181,10 +181,16 @@ func TestQuorumDiscovery(t *testing.T) {
 	}
 	defer cl.Close()
 	var ms []client.Member
-	testcluster.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	// Members publish their quorum ports once the cluster version allows it, moments after start.
+	testcluster.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
 		ms, err = cl.Members().All(t.Context())
 		if err == nil && len(ms) != 3 {
 			err = fmt.Errorf("%d members", len(ms))
+		}
+		for _, m := range ms {
+			if err == nil && m.QuorumPort == 0 {
+				err = fmt.Errorf("%s has published no quorum port yet", m.ServerName)
+			}
 		}
 		return err
 	})
