@@ -155,6 +155,7 @@ func (n *Node) Shutdown() error {
 		n.abortSnapshots() // raft's shutdown waits for a snapshot being written
 		close(n.stopCh)
 		err := n.raft.Shutdown().Error()
+		n.trans.heartbeats.close() // no heartbeat may write to the stores closed below
 		n.wg.Wait()
 		if cerr := n.mux.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 			err = cerr

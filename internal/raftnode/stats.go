@@ -73,6 +73,7 @@ type statsTransport struct {
 	m *metrics.Set
 
 	sent, recv   rateCounter
+	heartbeats   heartbeatGuard
 	consumer     chan raft.RPC
 	relayOnce    sync.Once
 	stopRelay    chan struct{}
