@@ -166,13 +166,7 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, cc *cairnv1.CairnC
 		return o, err
 	}
 	o.progress = step
-	// Every member in the raft configuration has its pod; so has the one being added.
-	run := make([]names.Slot, 0, len(want))
-	for _, m := range o.members {
-		if m.slot >= 0 && m.slot < len(want) {
-			run = append(run, want[m.slot])
-		}
-	}
+	run := runSlots(cc, o)
 	if strings.HasPrefix(step, stepStarting) && len(run) < len(want) {
 		run = append(run, want[len(run)])
 	}
@@ -340,6 +334,20 @@ func (r *Reconciler) peerURL(ctx context.Context, cc *cairnv1.CairnCluster, o *o
 		return "", err
 	}
 	return podaddr.URL(scheme(cc), host, names.PeerPort), nil
+}
+
+// runSlots are the slots whose pods must run: every member still in the raft configuration,
+// whether or not the spec still wants it, for a member that leaves while others are stopped
+// takes the quorum with it: a pod goes only once its member has left raft.
+func runSlots(cc *cairnv1.CairnCluster, o *observation) []names.Slot {
+	all := slots(cc, int32(len(slotIndex(cc))))
+	run := make([]names.Slot, 0, len(o.members))
+	for _, m := range o.members {
+		if m.slot >= 0 && m.slot < len(all) {
+			run = append(run, all[m.slot])
+		}
+	}
+	return run
 }
 
 // runningSlots are the slots whose pods exist, when the members cannot be asked.

@@ -64,3 +64,25 @@ func TestPodCurrentAndPeerList(t *testing.T) {
 		t.Fatalf("peer list %s: an unstarted member has no name to list", got)
 	}
 }
+
+func TestRunSlotsKeepMembersThatHaveNotLeft(t *testing.T) {
+	cc := baseCluster()
+	cc.Spec.Size = 1
+	all := names.Layout("c", nil, 3)
+	// Shrinking 3 to 1: c-2 has left raft, c-1 has not yet; stopping c-1 now would leave c-0
+	// alone with half of the voters.
+	o := &observation{members: []member{{Member: cairn.Member{ServerName: "c-0"}, slot: 0},
+		{Member: cairn.Member{ServerName: "c-1"}, slot: 1}}}
+	got := runSlots(cc, o)
+	if len(got) != 2 || got[0] != all[0] || got[1] != all[1] {
+		t.Fatalf("run %+v, want c-0 and c-1", got)
+	}
+	if r := names.Replicas("c", nil, got); r["c"] != 2 {
+		t.Fatalf("replicas %v", r)
+	}
+	// A member that matches no pod has none to keep.
+	o.members = append(o.members, member{Member: cairn.Member{ServerName: "stranger"}, slot: -1})
+	if got := runSlots(cc, o); len(got) != 2 {
+		t.Fatalf("run %+v", got)
+	}
+}
