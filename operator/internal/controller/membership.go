@@ -40,6 +40,9 @@ type observation struct {
 	sets    map[string]*appsv1.StatefulSet
 	// progress says what the operator is waiting for; empty when the cluster is as specified.
 	progress string
+	// early is the next member's slot when its pod must run before it joins raft: its fabric
+	// address is known only once the pod runs.
+	early *names.Slot
 }
 
 func (o *observation) leader() *member {
@@ -167,8 +170,8 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, cc *cairnv1.CairnC
 	}
 	o.progress = step
 	run := runSlots(cc, o)
-	if strings.HasPrefix(step, stepStarting) && len(run) < len(want) {
-		run = append(run, want[len(run)])
+	if o.early != nil {
+		run = append(run, *o.early)
 	}
 	if err := r.applyStatefulSets(ctx, cc, o, run, bootstrap{State: "existing", Members: peerList(o.members)}); err != nil {
 		return o, err
@@ -233,12 +236,16 @@ func (r *Reconciler) step(ctx context.Context, cc *cairnv1.CairnCluster, o *obse
 		next := want[len(o.members)]
 		peer, err := r.peerURL(ctx, cc, o, next)
 		if err != nil {
+			o.early = &next
 			return stepStarting + next.Pod + ": " + err.Error(), nil
 		}
 		logger.Info("adding learner", "member", next.Pod, "peer", peer)
-		if _, err := mem.Add(cctx, []string{peer}, true); err != nil {
+		added, err := mem.Add(cctx, []string{peer}, true)
+		if err != nil {
 			return "adding " + next.Pod + ": " + err.Error(), nil
 		}
+		// Its pod starts now, in this pass; a learner already in raft has its pod anyway.
+		o.members = append(o.members, member{Member: added, slot: next.Index, learner: true})
 		return stepStarting + next.Pod, nil
 	}
 	return r.restartStep(cctx, cc, o, mem, want)
