@@ -279,7 +279,13 @@ func (r *Reconciler) restartStep(ctx context.Context, cc *cairnv1.CairnCluster, 
 	if target == nil {
 		return "", nil
 	}
-	pod := o.pods[want[target.slot].Pod]
+	slot := want[target.slot]
+	pod := o.pods[slot.Pod]
+	if !setCurrent(cc, o, slot) {
+		// A pod deleted now could come back on the old template: the StatefulSet is written
+		// after this step, and the pod is deleted on the next pass.
+		return "updating StatefulSet " + slot.StatefulSet + " before restarting " + pod.Name, nil
+	}
 	if target.leader {
 		logger.Info("handing leadership away before restart", "member", target.ServerName)
 		if err := mem.Evacuate(ctx, target.ServerName); err != nil {
@@ -301,6 +307,13 @@ func podCurrent(cc *cairnv1.CairnCluster, o *observation, s names.Slot) bool {
 		return false
 	}
 	return p.Annotations[ConfigHashAnnotation] == podTemplate(cc, s.Rack).Annotations[ConfigHashAnnotation]
+}
+
+// setCurrent is true when a slot's StatefulSet already holds the current template, so that the
+// pod its controller makes again after a deletion runs it.
+func setCurrent(cc *cairnv1.CairnCluster, o *observation, s names.Slot) bool {
+	sts := o.sets[s.StatefulSet]
+	return sts != nil && sts.Spec.Template.Annotations[ConfigHashAnnotation] == podTemplate(cc, s.Rack).Annotations[ConfigHashAnnotation]
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -6,6 +6,7 @@ import (
 	cairn "github.com/cairn-io/cairn/client"
 	cairnv1 "github.com/cairn-io/cairn/operator/api/v1alpha1"
 	"github.com/cairn-io/cairn/operator/internal/names"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -84,5 +85,22 @@ func TestRunSlotsKeepMembersThatHaveNotLeft(t *testing.T) {
 	o.members = append(o.members, member{Member: cairn.Member{ServerName: "stranger"}, slot: -1})
 	if got := runSlots(cc, o); len(got) != 2 {
 		t.Fatalf("run %+v", got)
+	}
+}
+
+func TestSetCurrentBeforeARestart(t *testing.T) {
+	cc := baseCluster()
+	s := names.Layout("c", nil, 1)[0]
+	o := &observation{sets: map[string]*appsv1.StatefulSet{"c": statefulSet(cc, 0, 3, bootstrap{State: "existing"})}}
+	if !setCurrent(cc, o, s) {
+		t.Fatal("StatefulSet on the current template counted outdated")
+	}
+	// A new image: until the StatefulSet holds it, a deleted pod would come back on the old one.
+	cc.Spec.Image = "cairn:2"
+	if setCurrent(cc, o, s) {
+		t.Fatal("StatefulSet on the old image counted current")
+	}
+	if setCurrent(cc, &observation{sets: map[string]*appsv1.StatefulSet{}}, s) {
+		t.Fatal("a missing StatefulSet counted current")
 	}
 }
