@@ -57,6 +57,12 @@ func memberBinaries(t *testing.T) (cairnd, initBin string) {
 // one, while a writer writes all the time; every acknowledged write must be there at the end,
 // the cluster must keep its quorum, and no more than one member may be joining at a time.
 func TestMembershipWithRealMembers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
+	}
+	if out, err := exec.Command("unshare", "-m", "--", "true").CombinedOutput(); err != nil {
+		t.Fatalf("unshare -m (util-linux) must work here for the members' private /etc/hosts: %v %s", err, out)
+	}
 	cairnd, initBin := memberBinaries(t)
 	ctx := context.Background()
 	ns := namespace(t)
@@ -76,12 +82,19 @@ func TestMembershipWithRealMembers(t *testing.T) {
 	// From now on a member's pod starts only once the member is in raft (as a learner; its
 	// peer URL is known ahead with fabricType pod), and the replicas drop below a member's pod
 	// only once it has left raft.
+	var (
+		checkedMu sync.Mutex
+		checked   = map[string]int{}
+	)
 	k.setAdmit(func(op, p string) error {
 		ms, err := raftMembers(k)
 		if err != nil {
 			t.Logf("admitting %s of %s: %v", op, p, err)
 			return nil
 		}
+		checkedMu.Lock()
+		checked[op]++
+		checkedMu.Unlock()
 		peer := names.PeerURL("http", p, name, ns)
 		in := slices.ContainsFunc(ms, func(m api.ClusterMember) bool { return m.PeerURL == peer })
 		switch {
@@ -171,6 +184,12 @@ func TestMembershipWithRealMembers(t *testing.T) {
 	mon.stop(t)
 	w.stop()
 	w.verify(t)
+	checkedMu.Lock()
+	defer checkedMu.Unlock()
+	// m-1 and m-2 joined and were restarted; both left.
+	if checked["create"] < 4 || checked["delete"] < 2 {
+		t.Errorf("the pods' creations and deletions were checked against raft %v times: too few to mean anything", checked)
+	}
 }
 
 // setSpec changes the CairnCluster's spec, retrying on conflicts with the operator's writes.
@@ -429,6 +448,7 @@ type monitor struct {
 	done   chan struct{}
 
 	mu          sync.Mutex
+	samples     int
 	maxLearners int
 	violations  []string
 }
@@ -437,35 +457,50 @@ func startMonitor(t *testing.T, k *kubelet) *monitor {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &monitor{cancel: cancel, done: make(chan struct{})}
 	read := func() ([]api.ClusterMember, error) { return raftMembers(k) }
+	look := func(ms []api.ClusterMember) (voters, up []string, learners int) {
+		for _, x := range ms {
+			if !x.Database {
+				learners++
+				continue
+			}
+			voters = append(voters, x.ServerName)
+			if k.running(x.ServerName) {
+				up = append(up, x.ServerName)
+			}
+		}
+		return voters, up, learners
+	}
+	violation := func(voters, up []string, why string) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.violations = append(m.violations, fmt.Sprintf("%s: voters %v, running %v%s",
+			time.Now().Format("15:04:05.000"), voters, up, why))
+	}
 	go func() {
 		defer close(m.done)
+		var last []api.ClusterMember
 		for ctx.Err() == nil {
 			before, err := read()
-			if err == nil {
-				var voters, up []string
-				learners := 0
-				for _, x := range before {
-					if !x.Database {
-						learners++
-						continue
-					}
-					voters = append(voters, x.ServerName)
-					if k.running(x.ServerName) {
-						up = append(up, x.ServerName)
-					}
-				}
+			switch {
+			case err == nil:
+				last = before
+				voters, up, learners := look(before)
 				// The same voters before and after the look: the processes were seen against
 				// a membership that held the whole time.
 				after, err := read()
 				if err == nil && sameVoters(before, after) && 2*len(up) <= len(voters) {
-					m.mu.Lock()
-					m.violations = append(m.violations, fmt.Sprintf("%s: voters %v, running %v",
-						time.Now().Format("15:04:05.000"), voters, up))
-					m.mu.Unlock()
+					violation(voters, up, "")
 				}
 				m.mu.Lock()
+				m.samples++
 				m.maxLearners = max(m.maxLearners, learners)
 				m.mu.Unlock()
+			case last != nil && ctx.Err() == nil:
+				// No leader for seconds: membership cannot have changed since the last
+				// leader's view, whose voters must still be mostly running.
+				if voters, up, _ := look(last); 2*len(up) <= len(voters) {
+					violation(voters, up, " (no leader)")
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -497,6 +532,9 @@ func (m *monitor) stop(t *testing.T) {
 	<-m.done
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.samples < 5 {
+		t.Errorf("the membership was read %d times: too few to mean anything", m.samples)
+	}
 	if m.maxLearners > 1 {
 		t.Errorf("%d learners at once: members must join one at a time", m.maxLearners)
 	}
