@@ -74,6 +74,12 @@ func TestMembershipWithRealMembers(t *testing.T) {
 	if err := k8s.Create(ctx, cc); err != nil {
 		t.Fatal(err)
 	}
+	// Before the members stop: the operator must not go on reconciling a cluster that is gone.
+	t.Cleanup(func() {
+		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
+			t.Errorf("deleting the CairnCluster: %v", err)
+		}
+	})
 	pod := func(i int) string { return names.Pod(name, i) }
 	waitSettled(t, cc, 1, 90*time.Second)
 
