@@ -381,7 +381,11 @@ func (k *kubelet) runPod(run *podRun, p *corev1.Pod) {
 		st.PodIPs, st.HostIPs = []corev1.PodIP{{IP: run.ip}}, []corev1.HostIP{{IP: "127.0.0.1"}}
 		st.StartTime = ptrTime(time.Now())
 	}); err != nil {
+		// Forget the pod, so that the next pass starts it again if it is still there.
 		k.logf("%s: %v", run.name, err)
+		k.mu.Lock()
+		delete(k.pods, run.uid)
+		k.mu.Unlock()
 		return
 	}
 	// Init containers, retried as CrashLoopBackOff would, until they succeed or the pod goes.
