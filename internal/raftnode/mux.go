@@ -38,13 +38,18 @@ type peerMux struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
+
+	// silent holds the connections still waiting for their first byte: Close closes them,
+	// or a member's stop would wait out classifyTimeout for a peer that never speaks.
+	mu     sync.Mutex
+	silent map[net.Conn]struct{}
 }
 
 func newPeerMux(ln net.Listener, tlsCfg *tls.Config) *peerMux {
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	m := &peerMux{ln: ln, closed: make(chan struct{})}
+	m := &peerMux{ln: ln, closed: make(chan struct{}), silent: map[net.Conn]struct{}{}}
 	m.raft = newMuxView(m, ln.Addr())
 	m.relay = newMuxView(m, ln.Addr())
 	m.http = newMuxView(m, ln.Addr())
@@ -78,6 +83,14 @@ func (m *peerMux) acceptLoop() {
 			return
 		}
 		backoff = 0
+		m.mu.Lock()
+		if m.silent == nil {
+			m.mu.Unlock()
+			_ = c.Close() // closed meanwhile
+			return
+		}
+		m.silent[c] = struct{}{}
+		m.mu.Unlock()
 		m.wg.Add(1)
 		go m.classify(c)
 	}
@@ -89,7 +102,11 @@ func (m *peerMux) classify(c net.Conn) {
 	defer m.wg.Done()
 	_ = c.SetReadDeadline(time.Now().Add(classifyTimeout))
 	var b [1]byte
-	if _, err := c.Read(b[:]); err != nil {
+	_, err := c.Read(b[:])
+	m.mu.Lock()
+	delete(m.silent, c)
+	m.mu.Unlock()
+	if err != nil {
 		_ = c.Close()
 		return
 	}
@@ -111,6 +128,12 @@ func (m *peerMux) Close() error {
 	m.closeOnce.Do(func() {
 		close(m.closed)
 		err = m.ln.Close()
+		m.mu.Lock()
+		for c := range m.silent {
+			_ = c.Close()
+		}
+		m.silent = nil
+		m.mu.Unlock()
 		m.wg.Wait()
 	})
 	return err

@@ -197,3 +197,37 @@ func TestPeerTLS(t *testing.T) {
 		}
 	}
 }
+
+// A member stopping must not wait out classifyTimeout for a peer that connected and never
+// spoke: Close closes such connections.
+func TestPeerMuxCloseDropsSilentConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newPeerMux(ln, nil)
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	waitFor(t, 5*time.Second, "the silent connection accepted", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.silent) == 1
+	})
+	closed := make(chan struct{})
+	go func() {
+		_ = m.Close()
+		close(closed)
+	}()
+	_ = silent.SetReadDeadline(time.Now().Add(classifyTimeout / 2))
+	if _, err := silent.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the silent peer's connection was not closed by Close: %v", err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(classifyTimeout / 2):
+		t.Fatal("Close still waits on the silent connection")
+	}
+}

@@ -40,6 +40,9 @@ type observation struct {
 	sets    map[string]*appsv1.StatefulSet
 	// progress says what the operator is waiting for; empty when the cluster is as specified.
 	progress string
+	// early is the next member's slot when its pod must run before it joins raft: its fabric
+	// address is known only once the pod runs.
+	early *names.Slot
 }
 
 func (o *observation) leader() *member {
@@ -170,15 +173,9 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, cc *cairnv1.CairnC
 		return o, err
 	}
 	o.progress = step
-	// Every member in the raft configuration has its pod; so has the one being added.
-	run := make([]names.Slot, 0, len(want))
-	for _, m := range o.members {
-		if m.slot >= 0 && m.slot < len(want) {
-			run = append(run, want[m.slot])
-		}
-	}
-	if strings.HasPrefix(step, stepStarting) && len(run) < len(want) {
-		run = append(run, want[len(run)])
+	run := runSlots(cc, o)
+	if o.early != nil {
+		run = append(run, *o.early)
 	}
 	if err := r.applyStatefulSets(ctx, cc, o, run, bootstrap{State: "existing", Members: peerList(o.members)}); err != nil {
 		return o, err
@@ -243,12 +240,16 @@ func (r *Reconciler) step(ctx context.Context, cc *cairnv1.CairnCluster, o *obse
 		next := want[len(o.members)]
 		peer, err := r.peerURL(ctx, cc, o, next)
 		if err != nil {
+			o.early = &next
 			return stepStarting + next.Pod + ": " + err.Error(), nil
 		}
 		logger.Info("adding learner", "member", next.Pod, "peer", peer)
-		if _, err := mem.Add(cctx, []string{peer}, true); err != nil {
+		added, err := mem.Add(cctx, []string{peer}, true)
+		if err != nil {
 			return "adding " + next.Pod + ": " + err.Error(), nil
 		}
+		// Its pod starts now, in this pass; a learner already in raft has its pod anyway.
+		o.members = append(o.members, member{Member: added, slot: next.Index, learner: true})
 		return stepStarting + next.Pod, nil
 	}
 	return r.restartStep(cctx, cc, o, mem, want)
@@ -282,7 +283,13 @@ func (r *Reconciler) restartStep(ctx context.Context, cc *cairnv1.CairnCluster, 
 	if target == nil {
 		return "", nil
 	}
-	pod := o.pods[want[target.slot].Pod]
+	slot := want[target.slot]
+	pod := o.pods[slot.Pod]
+	if !setCurrent(cc, o, slot) {
+		// A pod deleted now could come back on the old template: the StatefulSet is written
+		// after this step, and the pod is deleted on the next pass.
+		return "updating StatefulSet " + slot.StatefulSet + " before restarting " + pod.Name, nil
+	}
 	if target.leader {
 		logger.Info("handing leadership away before restart", "member", target.ServerName)
 		if err := mem.Evacuate(ctx, target.ServerName); err != nil {
@@ -304,6 +311,13 @@ func podCurrent(cc *cairnv1.CairnCluster, o *observation, s names.Slot) bool {
 		return false
 	}
 	return p.Annotations[ConfigHashAnnotation] == podTemplate(cc, s.Rack).Annotations[ConfigHashAnnotation]
+}
+
+// setCurrent is true when a slot's StatefulSet already holds the current template, so that the
+// pod its controller makes again after a deletion runs it.
+func setCurrent(cc *cairnv1.CairnCluster, o *observation, s names.Slot) bool {
+	sts := o.sets[s.StatefulSet]
+	return sts != nil && sts.Spec.Template.Annotations[ConfigHashAnnotation] == podTemplate(cc, s.Rack).Annotations[ConfigHashAnnotation]
 }
 
 func podReady(p *corev1.Pod) bool {
@@ -344,6 +358,20 @@ func (r *Reconciler) peerURL(ctx context.Context, cc *cairnv1.CairnCluster, o *o
 		return "", err
 	}
 	return podaddr.URL(scheme(cc), host, names.PeerPort), nil
+}
+
+// runSlots are the slots whose pods must run: every member still in the raft configuration,
+// whether or not the spec still wants it, for a member that leaves while others are stopped
+// takes the quorum with it: a pod goes only once its member has left raft.
+func runSlots(cc *cairnv1.CairnCluster, o *observation) []names.Slot {
+	all := slots(cc, int32(len(slotIndex(cc))))
+	run := make([]names.Slot, 0, len(o.members))
+	for _, m := range o.members {
+		if m.slot >= 0 && m.slot < len(all) {
+			run = append(run, all[m.slot])
+		}
+	}
+	return run
 }
 
 // runningSlots are the slots whose pods exist, when the members cannot be asked.
