@@ -35,18 +35,7 @@ func TestClusterVersionGatesAuth(t *testing.T) {
 	// The leader's periodic look is held off, so that only the auth write raises the version.
 	c := testcluster.New(t, 3, testcluster.WithConfig(func(_ int, cfg *node.Config) { cfg.VersionCheckInterval = time.Hour }))
 	leader := c.WaitLeader(t)
-	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		ms, err := c.MemberList(leader.Index)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if m.Name == "" {
-				return fmt.Errorf("member %s has not published its name", m.ID)
-			}
-		}
-		return nil
-	})
+	c.WaitPublished(t, leader.Index)
 	down := c.Followers()[0]
 	if err := c.Stop(down.Index); err != nil {
 		t.Fatal(err)

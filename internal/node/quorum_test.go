@@ -617,18 +617,7 @@ func TestQuorumPortWaitsForTheClusterVersion(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.WithQuorum(testKey),
 		testcluster.WithConfig(func(_ int, cfg *node.Config) { cfg.VersionCheckInterval = time.Hour }))
 	leader := c.WaitLeader(t)
-	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		ms, err := c.MemberList(leader.Index)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if m.Name == "" {
-				return fmt.Errorf("member %s has not published its name", m.ID)
-			}
-		}
-		return nil
-	})
+	c.WaitPublished(t, leader.Index)
 	for _, m := range c.Members {
 		if l := m.Node().FSM().ClusterLevel(); l != fsm.LevelBaseline {
 			t.Fatalf("%s at cluster level %v before any raise", m.Name, l)

@@ -101,6 +101,24 @@ func (c *Cluster) MemberCall(via int, method, path string) error {
 	return nil
 }
 
+// WaitPublished waits until member via's member list names every member: each has published
+// its attributes through the log.
+func (c *Cluster) WaitPublished(t testing.TB, via int) {
+	t.Helper()
+	CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		ms, err := c.MemberList(via)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.Name == "" {
+				return fmt.Errorf("member %s has not published its name", m.ID)
+			}
+		}
+		return nil
+	})
+}
+
 // MemberID finds a member's id in the cluster's own member list.
 func (c *Cluster) MemberID(t testing.TB, via int, name string) string {
 	t.Helper()

@@ -19,18 +19,10 @@ import (
 // writes again, starts it and reads the second write from it (its volume kept its state and it
 // caught up), then takes everything down with its volumes and checks none is left.
 func TestComposeClusterServesThroughAStoppedMember(t *testing.T) {
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("Docker is absent (no docker on PATH): the compose test needs it and is skipped")
-	}
+	needDocker(t)
 	compose, err := exec.LookPath("docker-compose")
 	if err != nil {
 		t.Fatal("docker-compose not found: run scripts/deps.sh (Debian's docker-compose)")
-	}
-	if _, err := exec.LookPath("etcdctl"); err != nil {
-		t.Fatal("etcdctl not found: run scripts/deps.sh")
-	}
-	if out, err := docker(t, "info", "--format", "{{.ServerVersion}}"); err != nil {
-		t.Fatalf("docker is installed but its daemon does not answer: %v\n%s", err, out)
 	}
 	image := buildImage(t)
 	start := time.Now()

@@ -52,9 +52,12 @@ func buildImage(t *testing.T) string {
 	return image
 }
 
-func TestThreeContainersServeEtcdctl(t *testing.T) {
+// needDocker skips where Docker is absent, and fails where it is installed but does not
+// answer, or where etcdctl (scripts/deps.sh) is missing.
+func needDocker(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("Docker is absent (no docker on PATH): the image test needs it and is skipped")
+		t.Skip("Docker is absent (no docker on PATH): this test needs it and is skipped")
 	}
 	if _, err := exec.LookPath("etcdctl"); err != nil {
 		t.Fatal("etcdctl not found: run scripts/deps.sh")
@@ -62,6 +65,10 @@ func TestThreeContainersServeEtcdctl(t *testing.T) {
 	if out, err := docker(t, "info", "--format", "{{.ServerVersion}}"); err != nil {
 		t.Fatalf("docker is installed but its daemon does not answer: %v\n%s", err, out)
 	}
+}
+
+func TestThreeContainersServeEtcdctl(t *testing.T) {
+	needDocker(t)
 	image := buildImage(t)
 
 	prefix := fmt.Sprintf("cairn-image-test-%06d", rand.IntN(1000000))
