@@ -10,6 +10,7 @@ import (
 
 	client "go.etcd.io/etcd/client/v2"
 
+	"github.com/cairn-io/cairn/internal/fsm"
 	"github.com/cairn-io/cairn/internal/node"
 	"github.com/cairn-io/cairn/internal/testcluster"
 )
@@ -24,6 +25,13 @@ func TestWatchHistoryAcrossGracefulRestart(t *testing.T) {
 		cfg.SnapshotInterval = time.Hour
 	}))
 	c.WaitLeader(t)
+	// Snapshots carry the event history from the cluster version that allows their format on.
+	testcluster.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if l := c.Members[0].Node().FSM().ClusterLevel(); l != fsm.CurrentLevel {
+			return fmt.Errorf("cluster level %v, want %v", l, fsm.CurrentLevel)
+		}
+		return nil
+	})
 	// More entries than the stop threshold (raftnode.DefaultStopSnapshotThreshold).
 	const writes = 1200
 	var wg sync.WaitGroup

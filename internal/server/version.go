@@ -208,11 +208,19 @@ func (s *Server) memberVersion(ctx context.Context, peerURL string) (MemberVersi
 // versionLoop raises the cluster's level, on the leader, once every member publishes a higher
 // one: a rolling upgrade ends with the cluster at the new level without any request asking.
 // It looks only while the level is below this build's, so a settled cluster pays nothing.
+//
+// A member that is not leader looks twenty times as often whether it has become one, so that a
+// new leader (a new cluster's first, above all) raises the level within moments: until then its
+// snapshots are written in the baseline format, which has no event history.
 func (s *Server) versionLoop() {
-	for s.sleep(s.cfg.VersionCheckInterval) {
+	quick := s.cfg.VersionCheckInterval / 20
+	wait := quick
+	for s.sleep(wait) {
 		if s.fsm.ClusterLevel() >= fsm.CurrentLevel || !s.raft.IsLeader() {
+			wait = quick
 			continue
 		}
+		wait = s.cfg.VersionCheckInterval
 		ctx, cancel := s.stopContext(s.cfg.RequestTimeout)
 		below, err := s.raiseLevel(ctx)
 		cancel()
