@@ -156,7 +156,18 @@ func TestRollingUpgrade(t *testing.T) {
 		}
 		w.waitMore(t, 20, "while "+n.Name+" was down")
 		n.Bin = "" // the current build (procs.Binary)
-		if err := n.Start(); err != nil {
+		// n3 comes back from the baseline build's stuck state (see halfUpgraded): the leader
+		// finds where n3's log ends by stepping its next index back one round trip at a time,
+		// across as much of its own log as it holds (raft-wal drops whole segments only), before
+		// it sends the snapshot. That took 30-45 s on a loaded 2-core machine.
+		timeout := procs.DefaultStartTimeout
+		if i == 2 {
+			timeout = 3 * time.Minute
+		}
+		if err := n.Launch(); err != nil {
+			t.Fatalf("start %s on the current build: %v", n.Name, err)
+		}
+		if err := n.WaitHealthy(timeout); err != nil {
 			t.Fatalf("start %s on the current build: %v", n.Name, err)
 		}
 		w.waitMore(t, 20, "after "+n.Name+" came back on the current build")
