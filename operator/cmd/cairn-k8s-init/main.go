@@ -165,7 +165,10 @@ func waitServiceAddress(ctx context.Context, c client.Client, o options) (string
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		svc := &corev1.Service{}
 		if err := c.Get(ctx, key(o.namespace, name), svc); err != nil {
-			lastErr = fmt.Errorf("reading service %s/%s: %v", o.namespace, name, err)
+			// A read the deadline cut short says nothing new: keep the reason seen before it.
+			if ctx.Err() == nil || lastErr == nil {
+				lastErr = fmt.Errorf("reading service %s/%s: %v", o.namespace, name, err)
+			}
 			return false, nil
 		}
 		h, p, err := podaddr.ServiceAddress(svc, o.hostIP, names.ClientPort)
