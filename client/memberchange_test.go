@@ -14,6 +14,8 @@ import (
 // Update and Promote work by name, like Get and Remove.
 func TestMembersUpdateAndPromoteByName(t *testing.T) {
 	c := rackCluster(t, 3)
+	// By name needs the names: every member has published its own.
+	c.WaitPublished(t, 0)
 	cl := connect(t, client.NewClusterDefinition(hostOf(t, c.Members[0]).Name, hostOf(t, c.Members[0]).Port).WithSystemSettings(fast))
 	ms := cl.Members()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
