@@ -47,6 +47,20 @@ func (t CommandType) Level() Level {
 	return LevelBaseline
 }
 
+// QuorumPortLevel is the level from which a member entry may carry a quorum port: the member
+// flag that announces it is unknown to baseline builds, which refuse the whole entry.
+const QuorumPortLevel = LevelAuth
+
+// Level is the lowest cluster level at which every member can apply c as it encodes: its
+// type's, or higher when its encoding uses something newer than the type.
+func (c *Command) Level() Level {
+	l := c.Type.Level()
+	if c.Member != nil && c.Member.QuorumPort != 0 {
+		l = max(l, QuorumPortLevel)
+	}
+	return l
+}
+
 // ErrUnknownLevel is the Result error of a CmdClusterVersion that names a level above this
 // build's: the entry changes nothing here. A member of such a build has been left behind by an
 // upgrade it was supposed to be part of.

@@ -25,7 +25,7 @@ func (s *Server) ApplyAuth(ctx context.Context, build func() (*auth.Command, err
 		return auth.Result{}, raftnode.ErrNotLeader
 	}
 	// Before build, which may hash a password: a refusal costs nothing.
-	if err := s.admit(ctx, fsm.CmdAuth); err != nil {
+	if err := s.admit(ctx, &fsm.Command{Type: fsm.CmdAuth}); err != nil {
 		return auth.Result{}, err
 	}
 	c, err := build()

@@ -274,9 +274,8 @@ func (s *Server) proposeMember(ctx context.Context, t fsm.CommandType, m fsm.Mem
 	return res.Err
 }
 
-// quorumPortPublishable: member entries carry a quorum port only from LevelAuth on (the
-// flag that announces it is unknown to baseline builds, which would refuse the entry).
-func quorumPortPublishable(l fsm.Level) bool { return l >= fsm.LevelAuth }
+// quorumPortPublishable: member entries carry a quorum port only from fsm.QuorumPortLevel on.
+func quorumPortPublishable(l fsm.Level) bool { return l >= fsm.QuorumPortLevel }
 
 // published reports whether the replicated member table already holds this node's attributes
 // (its quorum port once the cluster's level allows it).

@@ -29,7 +29,7 @@ func (s *Server) Propose(ctx context.Context, cmd *fsm.Command) (*store.Event, e
 }
 
 func (s *Server) apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, error) {
-	if err := s.admit(ctx, cmd.Type); err != nil {
+	if err := s.admit(ctx, cmd); err != nil {
 		return nil, err
 	}
 	resp, _, err := s.raft.Apply(ctx, cmd.Marshal())

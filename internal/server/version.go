@@ -46,10 +46,10 @@ func (s *Server) ClusterLevel() fsm.Level { return s.fsm.ClusterLevel() }
 // within it counts as the baseline.
 const versionPollTimeout = time.Second
 
-// admit refuses a command whose type the cluster's level does not cover.
-func admit(t fsm.CommandType, cluster fsm.Level) error {
-	if need := t.Level(); need > cluster {
-		return fmt.Errorf("%w: %v commands need cluster version %v, the cluster is at %v", ErrClusterVersionTooLow, t, need, cluster)
+// admit refuses a command the cluster's level does not cover.
+func admit(cmd *fsm.Command, cluster fsm.Level) error {
+	if need := cmd.Level(); need > cluster {
+		return fmt.Errorf("%w: %v commands need cluster version %v, the cluster is at %v", ErrClusterVersionTooLow, cmd.Type, need, cluster)
 	}
 	return nil
 }
@@ -75,13 +75,13 @@ func lowestLevel(ids []uint64, published map[uint64]fsm.Level, want fsm.Level) (
 // admit is the gate on every proposal. A command the cluster's level does not cover is refused,
 // unless every member already publishes a level that does: the leader then raises the level
 // first, so that the first auth request on a new cluster need not wait for versionLoop.
-func (s *Server) admit(ctx context.Context, t fsm.CommandType) error {
-	err := admit(t, s.fsm.ClusterLevel())
+func (s *Server) admit(ctx context.Context, cmd *fsm.Command) error {
+	err := admit(cmd, s.fsm.ClusterLevel())
 	if err == nil {
 		return nil
 	}
 	below, rerr := s.raiseLevel(ctx)
-	if err := admit(t, s.fsm.ClusterLevel()); err == nil {
+	if err := admit(cmd, s.fsm.ClusterLevel()); err == nil {
 		return nil
 	}
 	switch {

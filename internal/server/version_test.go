@@ -39,11 +39,12 @@ func TestLowestLevel(t *testing.T) {
 	}
 }
 
-// The gate: a command is admitted only when the cluster's level covers its type.
+// The gate: a command is admitted only when the cluster's level covers its type, and its
+// encoding (a member entry with a quorum port).
 func TestAdmit(t *testing.T) {
 	for ct := fsm.CmdPut; ct <= fsm.CmdClusterVersion; ct++ {
 		for l := fsm.LevelBaseline; l <= fsm.CurrentLevel; l++ {
-			err := admit(ct, l)
+			err := admit(&fsm.Command{Type: ct}, l)
 			if ok := ct.Level() <= l; ok != (err == nil) {
 				t.Errorf("admit(%v, level %v) = %v", ct, l, err)
 			}
@@ -52,11 +53,18 @@ func TestAdmit(t *testing.T) {
 			}
 		}
 	}
-	if err := admit(fsm.CmdAuth, fsm.LevelBaseline); err == nil {
+	if err := admit(&fsm.Command{Type: fsm.CmdAuth}, fsm.LevelBaseline); err == nil {
 		t.Fatal("an auth command was admitted in a baseline cluster")
 	}
+	withPort := &fsm.Command{Type: fsm.CmdMemberSet, Member: &fsm.Member{ID: 1, QuorumPort: 2381}}
+	if err := admit(withPort, fsm.LevelBaseline); !errors.Is(err, ErrClusterVersionTooLow) {
+		t.Fatalf("a member entry with a quorum port in a baseline cluster: %v", err)
+	}
+	if err := admit(withPort, fsm.QuorumPortLevel); err != nil {
+		t.Fatalf("a member entry with a quorum port at its level: %v", err)
+	}
 	for _, ct := range []fsm.CommandType{fsm.CmdPut, fsm.CmdPost, fsm.CmdDelete, fsm.CmdExpire, fsm.CmdMemberSet, fsm.CmdMemberRemove, fsm.CmdNoop} {
-		if err := admit(ct, fsm.LevelBaseline); err != nil {
+		if err := admit(&fsm.Command{Type: ct}, fsm.LevelBaseline); err != nil {
 			t.Errorf("a baseline cluster refuses %v: %v", ct, err)
 		}
 	}
