@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/cairn-io/cairn/operator/internal/apiserver"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,26 +25,14 @@ var (
 	binary     string
 )
 
-func assetsDir() string {
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("CAIRN_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "cairn")
-	}
-	return filepath.Join(cache, "kube-apiserver", "v1.35.4")
-}
-
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	dir := assetsDir()
-	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
-		fmt.Fprintf(os.Stderr, "no kube-apiserver in %s: run `bash scripts/kube-apiserver.sh` (or `make operator-test`) first\n", dir)
+	dir, err := apiserver.AssetsDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	tmp, err := os.MkdirTemp("", "cairn-k8s-init-test")

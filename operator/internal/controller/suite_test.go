@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"github.com/cairn-io/cairn/operator/internal/apiserver"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,23 +31,10 @@ var (
 	testEnv *envtest.Environment
 )
 
-// assetsDir is where scripts/kube-apiserver.sh caches kube-apiserver and its etcd link.
-func assetsDir() string {
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("CAIRN_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "cairn")
-	}
-	return filepath.Join(cache, "kube-apiserver", "v1.35.4")
-}
-
 func TestMain(m *testing.M) {
-	dir := assetsDir()
-	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
-		fmt.Fprintf(os.Stderr, "no kube-apiserver in %s: run `bash scripts/kube-apiserver.sh` (or `make operator-test`) first\n", dir)
+	dir, err := apiserver.AssetsDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
@@ -55,7 +43,6 @@ func TestMain(m *testing.M) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: dir,
 	}
-	var err error
 	if restCfg, err = testEnv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting envtest:", err)
 		os.Exit(1)
