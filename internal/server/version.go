@@ -216,7 +216,11 @@ func (s *Server) versionLoop() {
 	quick := s.cfg.VersionCheckInterval / 20
 	wait := quick
 	for s.sleep(wait) {
-		if s.fsm.ClusterLevel() >= fsm.CurrentLevel || !s.raft.IsLeader() {
+		if s.fsm.ClusterLevel() >= fsm.CurrentLevel {
+			wait = s.cfg.VersionCheckInterval // settled: nothing to watch for closely
+			continue
+		}
+		if !s.raft.IsLeader() {
 			wait = quick
 			continue
 		}
