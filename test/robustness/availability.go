@@ -41,7 +41,7 @@ type WindowAvailability struct {
 	OpsPerSecond     float64       // acknowledged operations, injection to heal
 	Writes           int           // acknowledged writes, injection to heal + afterHeal
 	AfterHealOpsRate float64       // acknowledged operations per second in the afterHeal window
-	HealStall        time.Duration // heal to the first acknowledged write that began after it
+	HealStall        time.Duration // heal to the first acknowledged write that began after it, or to the next fault
 }
 
 // Availability sums a run's history up.
@@ -96,7 +96,7 @@ func measureAvailability(ops []model.Op, windows []faultWindow, from, to int64) 
 		}
 		return n
 	}
-	for _, w := range windows {
+	for i, w := range windows {
 		end := w.Heal + int64(afterHeal)
 		wa := WindowAvailability{Fault: w.Fault, Duration: time.Duration(w.Heal - w.Start),
 			Writes:           count(w.Start, end, true),
@@ -104,8 +104,14 @@ func measureAvailability(ops []model.Op, windows []faultWindow, from, to int64) 
 		if wa.Duration > 0 {
 			wa.OpsPerSecond = float64(count(w.Start, w.Heal, false)) / wa.Duration.Seconds()
 		}
-		// A write that began before the heal proves nothing about the healed cluster.
-		wa.HealStall = time.Duration(to - w.Heal)
+		// A write that began before the heal proves nothing about the healed cluster. A stall
+		// that runs into the next fault is that fault's from its injection on (its own window
+		// and heal are judged), so this one is measured at most up to it.
+		until := to
+		if i+1 < len(windows) && windows[i+1].Start >= w.Heal {
+			until = windows[i+1].Start
+		}
+		wa.HealStall = time.Duration(until - w.Heal)
 		for _, s := range writes {
 			if s.call >= w.Heal && time.Duration(s.ret-w.Heal) < wa.HealStall {
 				wa.HealStall = time.Duration(s.ret - w.Heal)

@@ -66,3 +66,31 @@ func TestAvailabilityFloorsFail(t *testing.T) {
 		}
 	}
 }
+
+// A stall after one fault's heal that runs into the next fault, injected at once (a leader
+// partitioned right after a delay heals), is the next fault's from its injection: the first
+// is judged up to it, the second by its own window and heal.
+func TestHealStallEndsAtTheNextFault(t *testing.T) {
+	// No write gets through from 12 s to 18 s; the first fault heals at 12 s and the second is
+	// injected at once and heals at 15 s.
+	ops := steady(0, 60*time.Second, 20*time.Millisecond, 12*time.Second, 18*time.Second)
+	windows := []faultWindow{{Fault: "delay-peers", Start: at(9 * time.Second), Heal: at(12 * time.Second)},
+		{Fault: "partition-leader", Start: at(12 * time.Second), Heal: at(15 * time.Second)}}
+	a := measureAvailability(ops, windows, 0, at(60*time.Second))
+	if got := a.Windows[0].HealStall; got != 0 {
+		t.Fatalf("the first fault's stall %v, want 0: the next fault began at its heal", got)
+	}
+	if got := a.Windows[1].HealStall; got < 3*time.Second || got > 3100*time.Millisecond {
+		t.Fatalf("the second fault's stall %v, want its own 3 s", got)
+	}
+	// Still a problem when the second fault's own heal stalls beyond the bound.
+	ops = steady(0, 60*time.Second, 20*time.Millisecond, 12*time.Second, 20*time.Second)
+	a = measureAvailability(ops, windows, 0, at(60*time.Second))
+	found := false
+	for _, p := range a.Problems() {
+		found = found || strings.Contains(p, "partition-leader: no acknowledged write")
+	}
+	if !found || a.Windows[0].HealStall != 0 {
+		t.Fatalf("a 5 s stall after the second heal: problems %v, first stall %v", a.Problems(), a.Windows[0].HealStall)
+	}
+}
