@@ -27,6 +27,7 @@ type Flags struct {
 	AdvertiseClientURLs      []string
 	ListenPeerURLs           []string
 	InitialAdvertisePeerURLs []string
+	RegisteredPeerURLs       []string
 	InitialCluster           string
 	InitialClusterState      string
 	JoinTimeout              time.Duration
@@ -100,6 +101,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.AdvertiseClientURLs, "advertise-client-urls", nil, "client URLs announced to the cluster (default: --listen-client-urls)")
 	fs.StringSliceVar(&f.ListenPeerURLs, "listen-peer-urls", []string{"http://127.0.0.1:2380"}, "URLs to serve raft and peer traffic on")
 	fs.StringSliceVar(&f.InitialAdvertisePeerURLs, "initial-advertise-peer-urls", nil, "peer URLs announced to the cluster (default: --listen-peer-urls)")
+	fs.StringSliceVar(&f.RegisteredPeerURLs, "registered-peer-urls", nil, "with --initial-cluster-state existing, the placeholder peer URLs `member add` registered this member under before its address was known; on joining it replaces them with --initial-advertise-peer-urls through the member API")
 	fs.StringVar(&f.InitialCluster, "initial-cluster", "", "initial members, name=peerURL,... (default: this member alone)")
 	fs.StringVar(&f.InitialClusterState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one after `member add`")
 	fs.DurationVar(&f.JoinTimeout, "join-timeout", 0, "with --initial-cluster-state existing, how long to wait for this member's `member add` before giving up (0: twice --request-timeout)")
@@ -265,6 +267,7 @@ func (f *Flags) Node(log *slog.Logger) (node.Config, error) {
 		ListenClientURLs: f.ListenClientURLs, AdvertiseClientURLs: f.AdvertiseClientURLs,
 		ListenPeerURLs: f.ListenPeerURLs, InitialAdvertisePeerURLs: f.InitialAdvertisePeerURLs,
 		InitialCluster: f.InitialCluster, InitialClusterState: f.InitialClusterState, JoinTimeout: f.JoinTimeout,
+		RegisteredPeerURLs:  f.RegisteredPeerURLs,
 		InitialClusterToken: f.InitialClusterToken, ForceNewCluster: f.ForceNewCluster,
 		DiscoverySRV: f.DiscoverySRV, DiscoverySRVName: f.DiscoverySRVName,
 		ClusterName: f.ClusterName, RackID: f.RackID, AdvertiseAlternateClientURLs: f.AdvertiseAlternateClientURLs,

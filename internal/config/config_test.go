@@ -90,6 +90,8 @@ func TestNodeConfigValidation(t *testing.T) {
 		{[]string{"--name", "a", "--initial-cluster", "b=http://127.0.0.1:2380"}, `no member named "a"`},
 		{[]string{"--max-value-bytes", "0"}, "--max-value-bytes"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
+		{[]string{"--registered-peer-urls", "http://placeholder:2380"}, "--registered-peer-urls"},
+		{[]string{"--registered-peer-urls", "ftp://x:1", "--initial-cluster-state", "existing"}, "--registered-peer-urls"},
 	} {
 		f, err := parse(t, tc.args, nil)
 		if err == nil {

@@ -29,7 +29,11 @@ type Config struct {
 	// the membership (someone's `member add`); 0: twice RequestTimeout. An orchestrator that
 	// starts a member before it registers it (the operator, for fabric addresses known only
 	// once the pod runs) sets it longer, so the member waits instead of exiting.
-	JoinTimeout         time.Duration
+	JoinTimeout time.Duration
+	// RegisteredPeerURLs are the placeholder peer URLs a joining member was added under when
+	// its address was known only once it ran (the operator's fabric types other than pod); it
+	// finds itself by them and sets its advertised ones through the member API.
+	RegisteredPeerURLs  []string
 	InitialClusterToken string
 	ForceNewCluster     bool
 	// DiscoverySRV bootstraps the initial cluster from the domain's SRV records instead of
@@ -161,6 +165,9 @@ func (c *Config) Validate() error {
 	if c.InitialClusterState != "new" && c.InitialClusterState != "existing" {
 		return fmt.Errorf("--initial-cluster-state must be new or existing, not %q", c.InitialClusterState)
 	}
+	if len(c.RegisteredPeerURLs) > 0 && c.InitialClusterState != "existing" {
+		return fmt.Errorf("--registered-peer-urls names a `member add` already made: it needs --initial-cluster-state existing")
+	}
 	if c.ReadConsistency != "linearizable" && c.ReadConsistency != "serializable" {
 		return fmt.Errorf("--read-consistency must be linearizable or serializable, not %q", c.ReadConsistency)
 	}
@@ -170,6 +177,7 @@ func (c *Config) Validate() error {
 	}{
 		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
 		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.InitialAdvertisePeerURLs},
+		{"--registered-peer-urls", c.RegisteredPeerURLs},
 	} {
 		for _, u := range group.urls {
 			if _, err := parseURL(u); err != nil {

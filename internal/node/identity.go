@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-io/cairn/api"
 	"github.com/cairn-io/cairn/internal/httpapi"
 	"github.com/cairn-io/cairn/internal/server"
 )
@@ -99,8 +100,10 @@ func staticClusterID(memberIDs []uint64, token string) uint64 {
 }
 
 // joinIdentity learns the cluster id and this node's member id from the running members, after
-// `member add` registered this node's peer URLs (etcd's join flow).
-func joinIdentity(ctx context.Context, client *http.Client, peers []string, myPeerURLs []string, name string) (*identity, error) {
+// `member add` registered this node's peer URLs (etcd's join flow). A member added under
+// placeholder URLs (registered) first sets its own through the member API, for the leader
+// reaches it only at those.
+func joinIdentity(ctx context.Context, client *http.Client, peers, myPeerURLs, registered []string, name string) (*identity, error) {
 	var lastErr error
 	for {
 		for _, p := range peers {
@@ -113,21 +116,22 @@ func joinIdentity(ctx context.Context, client *http.Client, peers []string, myPe
 			if err != nil {
 				return nil, fmt.Errorf("member %s sent cluster id %q: %v", p, pc.ClusterID, err)
 			}
-			for _, m := range pc.Members {
-				for _, u := range m.PeerURLs {
-					if slices.Contains(myPeerURLs, u) {
-						mid, err := strconv.ParseUint(m.ID, 16, 64)
-						if err != nil {
-							return nil, err
-						}
-						return &identity{Name: name, MemberID: mid, ClusterID: cid}, nil
-					}
+			mid, placeholder, err := findSelf(pc.Members, myPeerURLs, registered)
+			if err != nil {
+				return nil, fmt.Errorf("member %s: %v", p, err)
+			}
+			if mid != 0 && placeholder {
+				if err := server.UpdateOwnPeerURLs(ctx, client, peers, cid, mid, myPeerURLs); err != nil {
+					return nil, fmt.Errorf("cannot join with --initial-cluster-state existing: %v", err)
 				}
+			}
+			if mid != 0 {
+				return &identity{Name: name, MemberID: mid, ClusterID: cid}, nil
 			}
 			// A member that has not applied the `member add` yet answers without us; another
 			// member, or this one a moment later, will know.
 			lastErr = fmt.Errorf("cluster %s (asked %s) has no member with peer URL %s: add it first with `etcdctl member add %s --peer-urls=%s`",
-				pc.ClusterID, p, strings.Join(myPeerURLs, ","), name, strings.Join(myPeerURLs, ","))
+				pc.ClusterID, p, strings.Join(append(slices.Clone(myPeerURLs), registered...), ","), name, strings.Join(myPeerURLs, ","))
 		}
 		select {
 		case <-ctx.Done():
@@ -135,6 +139,20 @@ func joinIdentity(ctx context.Context, client *http.Client, peers []string, myPe
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// findSelf finds this member among members by its own peer URLs, or else by the placeholder
+// URLs it was registered under (placeholder true); 0 when neither is there yet.
+func findSelf(members []api.Member, mine, registered []string) (id uint64, placeholder bool, err error) {
+	for i, urls := range [][]string{mine, registered} {
+		for _, m := range members {
+			if slices.ContainsFunc(m.PeerURLs, func(u string) bool { return slices.Contains(urls, u) }) {
+				id, err := strconv.ParseUint(m.ID, 16, 64)
+				return id, i == 1, err
+			}
+		}
+	}
+	return 0, false, nil
 }
 
 func fetchPeerCluster(ctx context.Context, client *http.Client, peerURL string) (*httpapi.PeerCluster, error) {

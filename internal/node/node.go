@@ -327,7 +327,7 @@ func (n *Node) resolveIdentity(peerClient *http.Client) ([]raft.Server, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.JoinTimeout)
 		defer cancel()
-		n.id, err = joinIdentity(ctx, peerClient, peers, cfg.InitialAdvertisePeerURLs, cfg.Name)
+		n.id, err = joinIdentity(ctx, peerClient, peers, cfg.InitialAdvertisePeerURLs, cfg.RegisteredPeerURLs, cfg.Name)
 		return nil, err
 	}
 	var servers []raft.Server

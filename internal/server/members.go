@@ -241,6 +241,13 @@ func (s *Server) Publish(ctx context.Context, mi MemberInfo) error {
 		return raftnode.ErrNotLeader
 	}
 	m := s.fsmMember(mi.ID)
+	if len(mi.PeerURLs) > 0 && !slices.Equal(mi.PeerURLs, m.PeerURLs) {
+		// A new address changes the raft configuration too, not only the member table.
+		if err := s.UpdateMember(ctx, mi.ID, mi.PeerURLs); err != nil {
+			return err
+		}
+		m = s.fsmMember(mi.ID)
+	}
 	m.Name, m.ClientURLs = mi.Name, mi.ClientURLs
 	m.Rack, m.AlternateClientURLs, m.QuorumPort = mi.Rack, mi.AlternateClientURLs, mi.QuorumPort
 	if len(mi.PeerURLs) > 0 {
@@ -337,6 +344,11 @@ func (s *Server) publishOnce(ctx context.Context) error {
 		Rack: s.cfg.Rack, AlternateClientURLs: s.cfg.AlternateClientURLs, QuorumPort: s.cfg.QuorumPort}
 	if s.raft.IsLeader() {
 		return s.Publish(ctx, self)
+	}
+	if own, others, stale := s.stalePeerURLs(); stale {
+		// Back on another address: the leader cannot reach this member before it learns it.
+		s.log.Info("updating this member's peer URLs", "from", own, "to", s.cfg.PeerURLs)
+		return UpdateOwnPeerURLs(ctx, s.cfg.PeerClient, others, s.cfg.ClusterID, s.cfg.MemberID, s.cfg.PeerURLs)
 	}
 	leader, err := s.WaitLeader(ctx)
 	if err != nil {

@@ -276,6 +276,36 @@ func (c *Cluster) RestartWith(i int, change func(*node.Config)) {
 	}
 }
 
+// RestartOnNewPeerURL restarts a stopped member with its peer port on a new address, as a
+// member rescheduled onto another host comes back; m.PeerURL changes, so only the test's own
+// goroutine may call it.
+func (c *Cluster) RestartOnNewPeerURL(i int) {
+	c.t.Helper()
+	m := c.member(i)
+	if m.Running() {
+		c.t.Fatalf("restart %s: still running", m.Name)
+	}
+	peerLn := mustListen(c.t, "127.0.0.1:0")
+	m.PeerURL = c.peerScheme() + "://" + peerLn.Addr().String()
+	c.net.register(peerLn.Addr().String(), i)
+	m.cfg.ListenPeerURLs, m.cfg.InitialAdvertisePeerURLs = []string{m.PeerURL}, []string{m.PeerURL}
+	entries := strings.Split(m.cfg.InitialCluster, ",")
+	for j, e := range entries {
+		if strings.HasPrefix(e, m.Name+"=") {
+			entries[j] = m.Name + "=" + m.PeerURL
+		}
+	}
+	m.cfg.InitialCluster = strings.Join(entries, ",")
+	clientLn, err := ports.Listen(hostPort(m.ClientURL), 10*time.Second)
+	if err != nil {
+		peerLn.Close()
+		c.t.Fatalf("restart %s: %v", m.Name, err)
+	}
+	if err := m.start(clientLn, peerLn); err != nil {
+		c.t.Fatalf("restart %s: %v", m.Name, err)
+	}
+}
+
 // Close stops every running member.
 func (c *Cluster) Close() {
 	var wg sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,14 @@ import (
 // c.Members, so goroutines that run meanwhile must work on their own copy of the slice.
 func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 	t.Helper()
+	return c.AddMemberRegisteredAs(t, via, learner, nil)
+}
+
+// AddMemberRegisteredAs is AddMember where `member add` registers placeholder peer URLs, as
+// an orchestrator does before it knows the member's address; the new node, started with
+// --registered-peer-urls, sets its real ones itself. nil registers the real ones.
+func (c *Cluster) AddMemberRegisteredAs(t testing.TB, via int, learner bool, registered []string) *Member {
+	t.Helper()
 	clientLn := mustListen(t, "127.0.0.1:0")
 	peerLn := mustListen(t, "127.0.0.1:0")
 	idx := len(c.Members)
@@ -28,11 +37,15 @@ func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 		DataDir:   filepath.Join(t.TempDir(), fmt.Sprintf("n%d", idx+1))}
 	c.net.register(peerLn.Addr().String(), idx)
 
-	added, err := c.MemberAdd(via, []string{m.PeerURL}, learner)
+	add := registered
+	if add == nil {
+		add = []string{m.PeerURL}
+	}
+	added, err := c.MemberAdd(via, add, learner)
 	if err != nil {
 		t.Fatalf("member add: %v", err)
 	}
-	if len(added.PeerURLs) != 1 || added.PeerURLs[0] != m.PeerURL {
+	if !slices.Equal(added.PeerURLs, add) {
 		t.Fatalf("member add answered %+v", added)
 	}
 	var initial []string
@@ -44,6 +57,7 @@ func (c *Cluster) AddMember(t testing.TB, via int, learner bool) *Member {
 	c.Members = append(c.Members, m)
 	c.mu.Unlock()
 	m.cfg = c.baseConfig(m, strings.Join(initial, ","), "existing")
+	m.cfg.RegisteredPeerURLs = registered
 	if c.opts.configure != nil {
 		c.opts.configure(idx, &m.cfg)
 	}
