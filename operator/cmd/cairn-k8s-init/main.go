@@ -136,18 +136,24 @@ func resolve(ctx context.Context, o options) (podaddr.Runtime, error) {
 		}
 		rt.AdvertiseAlternateClientURLs = podaddr.URL(scheme, alt, names.ClientPort)
 	}
+	// The stable name through the headless service: the peer URL with fabricType pod, and the
+	// placeholder the operator registers a joining member under with the other types.
+	stable := podaddr.URL(scheme, o.podName+"."+o.headless+"."+o.namespace+".svc", names.PeerPort)
+	rt.InitialClusterState = "new"
+	if o.state == "existing" {
+		rt.InitialClusterState = "existing"
+	}
 	if o.fabricType == "" || o.fabricType == podaddr.TypePod {
-		rt.InitialAdvertisePeerURLs = podaddr.URL(scheme, o.podName+"."+o.headless+"."+o.namespace+".svc", names.PeerPort)
+		rt.InitialAdvertisePeerURLs = stable
 	} else {
 		fabric, err := podaddr.Host(o.fabricType, pod, node, o.podIP, podaddr.SplitList(o.fabricNetworks))
 		if err != nil {
 			return podaddr.Runtime{}, fmt.Errorf("fabric address: %v", err)
 		}
 		rt.InitialAdvertisePeerURLs = podaddr.URL(scheme, fabric, names.PeerPort)
-	}
-	rt.InitialClusterState = "new"
-	if o.state == "existing" {
-		rt.InitialClusterState = "existing"
+		if rt.InitialClusterState == "existing" {
+			rt.RegisteredPeerURLs = stable
+		}
 	}
 	rt.InitialCluster = podaddr.InitialCluster(o.podName, rt.InitialAdvertisePeerURLs, rt.InitialClusterState, o.members)
 	return rt, nil

@@ -181,6 +181,7 @@ func TestConfiguredIPFromMultus(t *testing.T) {
 		`advertise-client-urls: "http://192.168.50.7:2379"`,
 		`advertise-alternate-client-urls: "http://172.30.0.7:2379"`,
 		`initial-advertise-peer-urls: "http://192.168.50.7:2380"`,
+		`registered-peer-urls: "http://c-2.c-headless.`+ns+`.svc:2380"`,
 		`initial-cluster: "c-2=http://192.168.50.7:2380,c-0=http://192.168.50.5:2380"`,
 		`initial-cluster-state: "existing"`)
 

@@ -48,6 +48,9 @@ type kubelet struct {
 	kubeconfig string
 	hosts      string
 	node       string
+	// fabricPrefix is where fabric network addresses come from: with a fabric network set,
+	// every pod start gets a new one, as a pod rescheduled elsewhere would.
+	fabricPrefix string
 
 	mu      sync.Mutex
 	closing bool // the test ends: no process starts again
@@ -55,10 +58,14 @@ type kubelet struct {
 	// delete (op "create", "delete"); an error fails the test (the controller goes on, as
 	// Kubernetes would).
 	admit func(op, pod string) error
-	wg    sync.WaitGroup    // every pod's goroutine
-	ips   map[string]string // pod name -> its IP, stable over recreation (the hosts file lists them)
-	pods  map[types.UID]*podRun
-	byPod map[string]*podRun // running processes by pod name
+	// fabricNet, when set, is a Multus network every pod is attached to, with the address the
+	// pod's peer port listens on; fabricNext counts the addresses handed out.
+	fabricNet  string
+	fabricNext int
+	wg         sync.WaitGroup    // every pod's goroutine
+	ips        map[string]string // pod name -> its IP, stable over recreation (the hosts file lists them)
+	pods       map[types.UID]*podRun
+	byPod      map[string]*podRun // running processes by pod name
 	// starts counts cairnd processes started per pod; terminations lists the pods whose
 	// process was stopped, and whether that member led the cluster then.
 	starts       map[string]int
@@ -72,9 +79,10 @@ type termination struct {
 }
 
 type podRun struct {
-	name string
-	ip   string
-	uid  types.UID
+	name     string
+	ip       string
+	fabricIP string // on the fabric network, when the kubelet has one
+	uid      types.UID
 
 	mu   sync.Mutex
 	proc *exec.Cmd
@@ -91,6 +99,7 @@ func startKubelet(t *testing.T, ns, cluster, cairnd, initBin string) *kubelet {
 		ips: map[string]string{}, pods: map[types.UID]*podRun{}, byPod: map[string]*podRun{}, starts: map[string]int{}}
 	// A private /8 corner for this test: other tests on the machine use 127.0.0.1.
 	a, b := 100+rand.IntN(100), 1+rand.IntN(250)
+	k.fabricPrefix = fmt.Sprintf("127.%d.%d.", a, b+1)
 	var hosts strings.Builder
 	hosts.WriteString("127.0.0.1 localhost\n")
 	for i, s := range names.Layout(cluster, nil, 9) {
@@ -361,6 +370,10 @@ func (k *kubelet) startPod(p *corev1.Pod) {
 		return
 	}
 	run := &podRun{name: p.Name, ip: ip, uid: p.UID}
+	if k.fabricNet != "" {
+		run.fabricIP = fmt.Sprintf("%s%d", k.fabricPrefix, 10+k.fabricNext)
+		k.fabricNext++
+	}
 	k.pods[p.UID] = run
 	k.byPod[p.Name] = run
 	k.mu.Unlock()
@@ -387,6 +400,15 @@ func (k *kubelet) runPod(run *podRun, p *corev1.Pod) {
 		delete(k.pods, run.uid)
 		k.mu.Unlock()
 		return
+	}
+	if run.fabricIP != "" {
+		if err := k.attachFabric(ctx, run); err != nil {
+			k.logf("%s: %v", run.name, err)
+			k.mu.Lock()
+			delete(k.pods, run.uid)
+			k.mu.Unlock()
+			return
+		}
 	}
 	// Init containers, retried as CrashLoopBackOff would, until they succeed or the pod goes.
 	for _, c := range p.Spec.InitContainers {
@@ -577,6 +599,10 @@ func (k *kubelet) containerCommand(run *podRun, p *corev1.Pod, c corev1.Containe
 		for _, mp := range paths {
 			a = strings.ReplaceAll(a, mp, mounts[mp])
 		}
+		if run.fabricIP != "" {
+			// The peer port listens on the fabric network only, as it would be reached there.
+			a = strings.ReplaceAll(a, fmt.Sprintf("0.0.0.0:%d", names.PeerPort), fmt.Sprintf("%s:%d", run.fabricIP, names.PeerPort))
+		}
 		a = strings.ReplaceAll(a, "0.0.0.0", run.ip)
 		cmd = append(cmd, a)
 	}
@@ -698,6 +724,48 @@ func (k *kubelet) stop(run *podRun) {
 		<-exit
 	}
 	k.logf("%s: cairnd stopped", run.name)
+}
+
+// useFabricNetwork attaches every pod started from now on to the Multus network name, with
+// a new address at each start.
+func (k *kubelet) useFabricNetwork(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fabricNet = name
+}
+
+// attachFabric writes the pod's Multus network-status annotation, as Multus does when it
+// sets up the pod's sandbox, before the init containers run.
+func (k *kubelet) attachFabric(ctx context.Context, run *podRun) error {
+	k.mu.Lock()
+	net := k.fabricNet
+	k.mu.Unlock()
+	status := fmt.Sprintf(`[{"name":"kindnet","interface":"eth0","ips":[%q],"default":true},{"name":"%s/%s","interface":"net1","ips":[%q]}]`,
+		run.ip, k.ns, net, run.fabricIP)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &corev1.Pod{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: run.name}, p); err != nil {
+			return err
+		}
+		if p.UID != run.uid {
+			return fmt.Errorf("pod %s was replaced", run.name)
+		}
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations["k8s.v1.cni.cncf.io/network-status"] = status
+		return k8s.Update(ctx, p)
+	})
+}
+
+// fabricIPOf is the fabric address of a pod's current run ("" when it runs none).
+func (k *kubelet) fabricIPOf(pod string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r := k.byPod[pod]; r != nil {
+		return r.fabricIP
+	}
+	return ""
 }
 
 // setAdmit installs the check every pod creation and deletion must pass from now on.

@@ -40,9 +40,6 @@ type observation struct {
 	sets    map[string]*appsv1.StatefulSet
 	// progress says what the operator is waiting for; empty when the cluster is as specified.
 	progress string
-	// early is the next member's slot when its pod must run before it joins raft: its fabric
-	// address is known only once the pod runs.
-	early *names.Slot
 }
 
 func (o *observation) leader() *member {
@@ -113,8 +110,10 @@ func (r *Reconciler) connect(ctx context.Context, cc *cairnv1.CairnCluster, o *o
 
 var errNoMemberRunning = errors.New("no member pod is running yet")
 
-// readMembers lists the raft members and places each in the layout.
-func readMembers(ctx context.Context, cc *cairnv1.CairnCluster, cl *cairn.Cluster) ([]member, error) {
+// readMembers lists the raft members and places each in the layout: by the name a member
+// published, by the stable peer URL it was registered under, or by the fabric peer URL its pod
+// resolves to (fabric, which a member sets itself on joining, before it publishes its name).
+func readMembers(ctx context.Context, cc *cairnv1.CairnCluster, cl *cairn.Cluster, fabric map[string]int) ([]member, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	all, err := cl.Members().All(cctx)
@@ -125,6 +124,9 @@ func readMembers(ctx context.Context, cc *cairnv1.CairnCluster, cl *cairn.Cluste
 	byPeer := map[string]int{}
 	for pod, i := range idx {
 		byPeer[names.PeerURL(scheme(cc), pod, cc.Name, cc.Namespace)] = i
+	}
+	for u, i := range fabric {
+		byPeer[u] = i
 	}
 	out := make([]member, 0, len(all))
 	for _, m := range all {
@@ -163,7 +165,7 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, cc *cairnv1.CairnC
 		return o, nil
 	}
 	defer cl.Close()
-	if o.members, err = readMembers(ctx, cc, cl); err != nil {
+	if o.members, err = readMembers(ctx, cc, cl, r.fabricPeerURLs(ctx, cc, o)); err != nil {
 		o.progress = "reading members: " + err.Error()
 		return o, nil
 	}
@@ -174,9 +176,6 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, cc *cairnv1.CairnC
 	}
 	o.progress = step
 	run := runSlots(cc, o)
-	if o.early != nil {
-		run = append(run, *o.early)
-	}
 	if err := r.applyStatefulSets(ctx, cc, o, run, bootstrap{State: "existing", Members: peerList(o.members)}); err != nil {
 		return o, err
 	}
@@ -235,14 +234,12 @@ func (r *Reconciler) step(ctx context.Context, cc *cairnv1.CairnCluster, o *obse
 			return fmt.Sprintf("waiting for %s to be online and caught up", want[m.slot].Pod), nil
 		}
 	}
-	// Grow: one learner at a time, before its pod starts when its peer URL is known ahead.
+	// Grow: one learner at a time, before its pod starts. With a fabric address known only once
+	// the pod runs, the stable name is a placeholder the member replaces itself on joining
+	// (its init step passes --registered-peer-urls).
 	if len(o.members) < len(want) {
 		next := want[len(o.members)]
-		peer, err := r.peerURL(ctx, cc, o, next)
-		if err != nil {
-			o.early = &next
-			return stepStarting + next.Pod + ": " + err.Error(), nil
-		}
+		peer := names.PeerURL(scheme(cc), next.Pod, cc.Name, cc.Namespace)
 		logger.Info("adding learner", "member", next.Pod, "peer", peer)
 		added, err := mem.Add(cctx, []string{peer}, true)
 		if err != nil {
@@ -332,32 +329,34 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// peerURL is the peer URL a new member registers with: its stable DNS name with fabricType pod;
-// otherwise the address its pod resolves to, so the pod must exist (and be scheduled) first.
-func (r *Reconciler) peerURL(ctx context.Context, cc *cairnv1.CairnCluster, o *observation, s names.Slot) (string, error) {
+// fabricPeerURLs maps the peer URL each running pod resolves to with a fabricType other than
+// pod (computed as its init step does) to its slot; nil with fabricType pod.
+func (r *Reconciler) fabricPeerURLs(ctx context.Context, cc *cairnv1.CairnCluster, o *observation) map[string]int {
 	if fabricIsPod(cc) {
-		return names.PeerURL(scheme(cc), s.Pod, cc.Name, cc.Namespace), nil
-	}
-	pod := o.pods[s.Pod]
-	if pod == nil {
-		return "", errors.New("waiting for its pod, whose fabric address is not known before it runs")
+		return nil
 	}
 	np := cc.Spec.CairnNetworkPolicy
-	var node *corev1.Node
-	if podaddr.NeedsNode(string(np.FabricType)) {
-		if pod.Spec.NodeName == "" {
-			return "", errors.New("waiting for its pod to be scheduled")
+	idx := slotIndex(cc)
+	out := map[string]int{}
+	for name, pod := range o.pods {
+		i, ok := idx[name]
+		if !ok || pod.Status.PodIP == "" {
+			continue
 		}
-		node = &corev1.Node{}
-		if err := r.Get(ctx, client.ObjectKey{Name: pod.Spec.NodeName}, node); err != nil {
-			return "", err
+		var node *corev1.Node
+		if podaddr.NeedsNode(string(np.FabricType)) {
+			node = &corev1.Node{}
+			if pod.Spec.NodeName == "" || r.Get(ctx, client.ObjectKey{Name: pod.Spec.NodeName}, node) != nil {
+				continue
+			}
 		}
+		host, err := podaddr.Host(string(np.FabricType), pod, node, pod.Status.PodIP, np.CustomFabricNetworkNames)
+		if err != nil {
+			continue // not resolvable yet: its member is found by name or placeholder
+		}
+		out[podaddr.URL(scheme(cc), host, names.PeerPort)] = i
 	}
-	host, err := podaddr.Host(string(np.FabricType), pod, node, pod.Status.PodIP, np.CustomFabricNetworkNames)
-	if err != nil {
-		return "", err
-	}
-	return podaddr.URL(scheme(cc), host, names.PeerPort), nil
+	return out
 }
 
 // runSlots are the slots whose pods must run: every member still in the raft configuration,

@@ -198,6 +198,100 @@ func TestMembershipWithRealMembers(t *testing.T) {
 	}
 }
 
+// TestMembershipOnFabricNetwork runs the operator with fabricType configuredIP against real
+// cairnd members: a member's fabric address (a Multus network's) is known only once its pod
+// runs, so the operator registers it under its stable name, which does not reach its peer
+// port, and the member sets its fabric URL itself as it joins. A rolling restart then brings
+// every member back on a new fabric address, which it sets again as it starts. A writer writes
+// throughout and loses nothing.
+func TestMembershipOnFabricNetwork(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
+	}
+	cairnd, initBin := memberBinaries(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	const name = "f"
+	k := startKubelet(t, ns, name, cairnd, initBin)
+	k.useFabricNetwork("fabric")
+
+	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1", CairnNetworkPolicy: cairnv1.CairnNetworkPolicy{
+			FabricType: cairnv1.AccessConfiguredIP, CustomFabricNetworkNames: []string{"fabric"}}}}
+	if err := k8s.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
+			t.Errorf("deleting the CairnCluster: %v", err)
+		}
+	})
+	pod := func(i int) string { return names.Pod(name, i) }
+	waitSettled(t, cc, 1, 90*time.Second)
+	w := startWriter(t, k.ips[pod(0)], name)
+	mon := startMonitor(t, k)
+	// A pod starts only once its member is in raft: under its placeholder when new, under its
+	// name when it runs again.
+	k.setAdmit(func(op, p string) error {
+		if op != "create" {
+			return nil
+		}
+		ms, err := raftMembers(k)
+		if err != nil {
+			t.Logf("admitting %s of %s: %v", op, p, err)
+			return nil
+		}
+		placeholder := names.PeerURL("http", p, name, ns)
+		if !slices.ContainsFunc(ms, func(m api.ClusterMember) bool { return m.PeerURL == placeholder || m.ServerName == p }) {
+			return fmt.Errorf("no member is registered as %s or named %s yet: its pod must start after it joined raft", placeholder, p)
+		}
+		return nil
+	})
+	// Every member's peer URL is its pod's current fabric address, not its placeholder.
+	onFabric := func() error {
+		ms, err := raftMembers(k)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			want := fmt.Sprintf("http://%s:%d", k.fabricIPOf(m.ServerName), names.PeerPort)
+			if m.PeerURL != want {
+				return fmt.Errorf("member %s has peer URL %s, want its fabric address %s", m.ServerName, m.PeerURL, want)
+			}
+		}
+		return nil
+	}
+
+	acked := w.count()
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Size = 3 })
+	waitSettled(t, cc, 3, 120*time.Second)
+	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
+	eventually(t, 10*time.Second, onFabric)
+	w.progressed(t, acked, "scale up")
+
+	acked = w.count()
+	before := map[string]string{}
+	for i := range 3 {
+		before[pod(i)] = k.fabricIPOf(pod(i))
+	}
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Image = "cairn:2" })
+	eventually(t, 150*time.Second, func() error {
+		for i := range 3 {
+			if ip := k.fabricIPOf(pod(i)); ip == before[pod(i)] {
+				return fmt.Errorf("pod %s still runs on fabric address %s", pod(i), ip)
+			}
+		}
+		return settled(cc, 3)
+	})
+	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
+	eventually(t, 10*time.Second, onFabric)
+	w.progressed(t, acked, "rolling restart onto new fabric addresses")
+
+	mon.stop(t)
+	w.stop()
+	w.verify(t)
+}
+
 // setSpec changes the CairnCluster's spec, retrying on conflicts with the operator's writes.
 func setSpec(t *testing.T, cc *cairnv1.CairnCluster, change func(*cairnv1.CairnClusterSpec)) {
 	t.Helper()

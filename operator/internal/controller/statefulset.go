@@ -39,8 +39,9 @@ const (
 	DataVolume = "data"
 	// InitTimeout is how long the init step waits for an address (a LoadBalancer IP).
 	InitTimeout = "120s"
-	// JoinTimeout is how long a joining member waits for the operator's member add: with a
-	// fabric address known only once the pod runs, the pod starts before it is registered.
+	// JoinTimeout is how long a joining member waits to find itself in the membership: the
+	// operator adds it before its pod starts, but the member that answers its join may not have
+	// applied the change yet, and a loaded cluster can take a while.
 	JoinTimeout = "120s"
 	// imageUser is the user the image's Dockerfile runs as.
 	imageUser = 65532

@@ -13,8 +13,11 @@ type Runtime struct {
 	AdvertiseClientURLs          string
 	AdvertiseAlternateClientURLs string
 	InitialAdvertisePeerURLs     string
-	InitialCluster               string
-	InitialClusterState          string
+	// RegisteredPeerURLs is the placeholder the operator registered a joining member under when
+	// its fabric address was not known before the pod ran; empty with fabricType pod.
+	RegisteredPeerURLs  string
+	InitialCluster      string
+	InitialClusterState string
 }
 
 // Render is the YAML cairnd's --config-file reads. Values are quoted so that no URL or list is
@@ -29,6 +32,7 @@ func (r Runtime) Render() []byte {
 	put("advertise-client-urls", r.AdvertiseClientURLs)
 	put("advertise-alternate-client-urls", r.AdvertiseAlternateClientURLs)
 	put("initial-advertise-peer-urls", r.InitialAdvertisePeerURLs)
+	put("registered-peer-urls", r.RegisteredPeerURLs)
 	put("initial-cluster", r.InitialCluster)
 	put("initial-cluster-state", r.InitialClusterState)
 	return []byte(b.String())
