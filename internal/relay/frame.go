@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/metrics"
@@ -314,19 +315,28 @@ func readFrame(br *bufio.Reader, limit int) ([]byte, error) {
 
 // writeLoop writes the frames take hands it until take reports the connection closed or a
 // write fails. It flushes only once take has nothing more, so frames queued while a write was
-// under way go out together in one syscall.
+// under way go out together in one syscall. Before flushing it yields once (up to
+// yieldRounds times while frames keep coming): the goroutines that produce frames are usually
+// runnable at that moment (the answers of one applied raft batch, the requests of clients
+// served together), and a write per frame costs more than the frame (a loopback write also
+// runs the receiver's TCP path, and wakes it).
 func writeLoop(bw *bufio.Writer, wake <-chan struct{}, take func([][]byte) ([][]byte, bool), m *metrics.Set) error {
 	sent := m.RelayFrames.WithLabelValues("sent")
 	var batch [][]byte
 	for range wake {
-		for {
+		for round := 0; ; {
 			var open bool
 			batch, open = take(batch[:0])
 			if !open {
 				return ErrClosed
 			}
 			if len(batch) == 0 {
-				break
+				if bw.Buffered() == 0 || round >= yieldRounds {
+					break
+				}
+				round++
+				runtime.Gosched()
+				continue
 			}
 			for i, f := range batch {
 				if _, err := bw.Write(f); err != nil {
@@ -336,12 +346,19 @@ func writeLoop(bw *bufio.Writer, wake <-chan struct{}, take func([][]byte) ([][]
 			}
 			sent.Add(float64(len(batch)))
 		}
+		if bw.Buffered() == 0 {
+			continue
+		}
 		if err := bw.Flush(); err != nil {
 			return err
 		}
 	}
 	return ErrClosed
 }
+
+// yieldRounds bounds how often writeLoop lets other goroutines run before it flushes: frames
+// still coming after that go out in the next write.
+const yieldRounds = 2
 
 // signal wakes a writer without blocking; one pending wake-up covers any number of frames.
 func signal(wake chan struct{}) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,6 +169,67 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 		id, req, _ := decodeRequest(p)
 		if id != uint64(i) || string(req.Body) != fmt.Sprintf("frame %d", i) {
 			t.Fatalf("frame %d came out as %d %q", i, id, req.Body)
+		}
+	}
+}
+
+// Frames whose producers are runnable when the writer wakes (the answers of one applied raft
+// batch) go out in one write: the writer lets them run before it flushes. On one processor the
+// woken writer runs right after the first producer, before the others, so without that yield
+// every frame would take its own write.
+func TestWriterGathersFramesOfRunnableProducers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const producers = 16
+	var (
+		mu     sync.Mutex
+		queue  [][]byte
+		closed bool
+	)
+	take := func(buf [][]byte) ([][]byte, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			return buf, false
+		}
+		buf = append(buf, queue...)
+		queue = nil
+		return buf, true
+	}
+	out := &countingWriter{}
+	wake := make(chan struct{}, 1)
+	done := make(chan error)
+	go func() { done <- writeLoop(bufio.NewWriterSize(out, 32<<10), wake, take, metrics.New()) }()
+	var wg sync.WaitGroup
+	for i := 0; i < producers; i++ {
+		wg.Go(func() {
+			f := encodeRequest(&Request{Body: []byte(fmt.Sprintf("frame %d", i))})
+			putID(f, uint64(i))
+			mu.Lock()
+			queue = append(queue, f)
+			mu.Unlock()
+			signal(wake)
+		})
+	}
+	wg.Wait()
+	waitFor(t, "the frames to be written", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(queue) == 0 && out.Len() > 0
+	})
+	mu.Lock()
+	closed = true
+	mu.Unlock()
+	signal(wake)
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("writer ended with %v", err)
+	}
+	if out.writes > 2 {
+		t.Fatalf("%d frames from runnable producers took %d writes, want at most 2", producers, out.writes)
+	}
+	br := bufio.NewReader(&out.Buffer)
+	for i := 0; i < producers; i++ {
+		if _, err := readFrame(br, 1<<10); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
 		}
 	}
 }
