@@ -622,8 +622,24 @@ func (k *kubelet) volumeDir(p *corev1.Pod, volume, podDir string) (string, error
 			dir = filepath.Join(k.dir, "claims", v.PersistentVolumeClaim.ClaimName)
 		case v.EmptyDir != nil:
 			dir = filepath.Join(podDir, "volumes", v.Name)
+		case v.Secret != nil:
+			// As the kubelet projects a Secret: one file per key, read when the pod starts.
+			dir = filepath.Join(podDir, "volumes", v.Name)
+			sec := &corev1.Secret{}
+			if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: p.Namespace, Name: v.Secret.SecretName}, sec); err != nil {
+				return "", fmt.Errorf("volume %s: %v", v.Name, err)
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return "", err
+			}
+			for key, data := range sec.Data {
+				if err := os.WriteFile(filepath.Join(dir, key), data, 0o600); err != nil {
+					return "", err
+				}
+			}
+			return dir, nil
 		default:
-			return "", fmt.Errorf("volume %s: only claims and emptyDirs are served here", v.Name)
+			return "", fmt.Errorf("volume %s: only claims, emptyDirs and Secrets are served here", v.Name)
 		}
 		return dir, os.MkdirAll(dir, 0o755)
 	}

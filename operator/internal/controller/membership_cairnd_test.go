@@ -3,9 +3,12 @@ package controller
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/cairn-io/cairn/api"
 	cairn "github.com/cairn-io/cairn/client"
+	"github.com/cairn-io/cairn/internal/tlsconf/tlstest"
 	cairnv1 "github.com/cairn-io/cairn/operator/api/v1alpha1"
 	"github.com/cairn-io/cairn/operator/internal/names"
 	appsv1 "k8s.io/api/apps/v1"
@@ -292,6 +296,115 @@ func TestMembershipOnFabricNetwork(t *testing.T) {
 	w.verify(t)
 }
 
+// TestMembershipWithTLSAndAuth runs the operator against real members with tls and auth set:
+// https on the client and peer ports with mutual TLS between members, from the Secret the
+// spec names, and auth enabled once the first member runs, so that every member change from
+// then on needs the root password the operator reads from its Secret. The cluster grows from
+// one member to three, restarts every member for a new image and shrinks to one, with a
+// writer (root, over TLS) that must lose nothing.
+func TestMembershipWithTLSAndAuth(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
+	}
+	cairnd, initBin := memberBinaries(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	const name, rootPassword = "s", "s3cret-root"
+	k := startKubelet(t, ns, name, cairnd, initBin)
+
+	// One certificate for every member, valid for the stable names they dial each other by,
+	// for both ends of the peer port's mutual TLS.
+	set := tlstest.NewSet(t, "unused")
+	member := set.CA.Issue(t, tlstest.Leaf{CN: "member", Hosts: []string{"*." + names.Headless(name) + "." + ns + ".svc"}})
+	for secret, data := range map[string]map[string][]byte{
+		"s-tls":  {SecretCAKey: set.CA.CertPEM, "tls.crt": member.CertPEM, "tls.key": member.KeyPEM},
+		"s-root": {SecretPasswordKey: []byte(rootPassword)},
+	} {
+		if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secret}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1",
+			TLS: &cairnv1.TLSSpec{SecretName: "s-tls"}, Auth: &cairnv1.AuthSpec{RootSecretName: "s-root"}}}
+	if err := k8s.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
+			t.Errorf("deleting the CairnCluster: %v", err)
+		}
+	})
+	pod := func(i int) string { return names.Pod(name, i) }
+	waitSettled(t, cc, 1, 90*time.Second)
+
+	// Auth on, as an administrator turns it on: root first, then enable, then guest loses all.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(set.CA.CertPEM)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, ServerName: names.PeerHost(pod(0), name, ns)}}}
+	call := func(method, path, body string, asRoot bool) {
+		t.Helper()
+		req, err := http.NewRequest(method, fmt.Sprintf("https://%s:%d%s", k.ips[pod(0)], names.ClientPort, path), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if asRoot {
+			req.SetBasicAuth("root", rootPassword)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+	}
+	call(http.MethodPut, "/v2/auth/users/root", fmt.Sprintf(`{"user":"root","password":%q}`, rootPassword), false)
+	call(http.MethodPut, "/v2/auth/enable", "", true)
+	call(http.MethodPut, "/v2/auth/roles/guest", `{"role":"guest","revoke":{"kv":{"read":["/*"],"write":["/*"]}}}`, true)
+
+	def := cairn.NewClusterDefinition(k.ips[pod(0)], names.ClientPort).ValidateClusterNameIs(name).
+		WithTLSConfigOf().CAPEM(set.CA.CertPEM).TLSName(names.PeerHost(pod(0), name, ns)).Done().
+		WithNativeCredentials("root", rootPassword)
+	w := startWriterOn(t, def)
+
+	acked := w.count()
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Size = 3 })
+	waitSettled(t, cc, 3, 120*time.Second)
+	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
+	w.progressed(t, acked, "scale up")
+
+	acked = w.count()
+	before := map[string]int{}
+	for i := range 3 {
+		before[pod(i)] = k.startsOf(pod(i))
+	}
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Image = "cairn:2" })
+	eventually(t, 150*time.Second, func() error {
+		for i := range 3 {
+			if k.startsOf(pod(i)) <= before[pod(i)] {
+				return fmt.Errorf("pod %s's cairnd was not restarted", pod(i))
+			}
+		}
+		return settled(cc, 3)
+	})
+	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
+	w.progressed(t, acked, "rolling restart")
+
+	acked = w.count()
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Size = 1 })
+	waitSettled(t, cc, 1, 90*time.Second)
+	checkVoters(t, w.cluster, pod(0))
+	w.progressed(t, acked, "scale down")
+
+	w.stop()
+	w.verify(t)
+}
+
 // setSpec changes the CairnCluster's spec, retrying on conflicts with the operator's writes.
 func setSpec(t *testing.T, cc *cairnv1.CairnCluster, change func(*cairnv1.CairnClusterSpec)) {
 	t.Helper()
@@ -424,9 +537,15 @@ type writer struct {
 
 func startWriter(t *testing.T, seedIP, clusterName string) *writer {
 	t.Helper()
+	return startWriterOn(t, cairn.NewClusterDefinition(seedIP, names.ClientPort).ValidateClusterNameIs(clusterName))
+}
+
+// startWriterOn is startWriter through a definition of the caller's (TLS, credentials).
+func startWriterOn(t *testing.T, def *cairn.ClusterDefinition) *writer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := cairn.NewClusterDefinition(seedIP, names.ClientPort).ValidateClusterNameIs(clusterName).Connect(ctx)
+	cl, err := def.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
