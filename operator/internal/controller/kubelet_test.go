@@ -92,8 +92,8 @@ type podRun struct {
 const kubeletTick = 150 * time.Millisecond
 
 // startKubelet runs the kubelet for ns until the test ends; cluster is the CairnCluster whose
-// members' names the hosts file must resolve.
-func startKubelet(t *testing.T, ns, cluster, cairnd, initBin string) *kubelet {
+// members' names the hosts file must resolve, racks the ids of its racks (none: one StatefulSet).
+func startKubelet(t *testing.T, ns, cluster, cairnd, initBin string, racks ...int32) *kubelet {
 	t.Helper()
 	k := &kubelet{t: t, ns: ns, dir: t.TempDir(), cairnd: cairnd, initBin: initBin, node: "kubelet-test",
 		ips: map[string]string{}, pods: map[types.UID]*podRun{}, byPod: map[string]*podRun{}, starts: map[string]int{}}
@@ -102,7 +102,7 @@ func startKubelet(t *testing.T, ns, cluster, cairnd, initBin string) *kubelet {
 	k.fabricPrefix = fmt.Sprintf("127.%d.%d.", a, b+1)
 	var hosts strings.Builder
 	hosts.WriteString("127.0.0.1 localhost\n")
-	for i, s := range names.Layout(cluster, nil, 9) {
+	for i, s := range names.Layout(cluster, racks, 9*max(1, len(racks))) {
 		ip := fmt.Sprintf("127.%d.%d.%d", a, b, 10+i)
 		k.ips[s.Pod] = ip
 		fmt.Fprintf(&hosts, "%s %s %s.cluster.local\n", ip, names.PeerHost(s.Pod, cluster, ns), names.PeerHost(s.Pod, cluster, ns))

@@ -405,6 +405,86 @@ func TestMembershipWithTLSAndAuth(t *testing.T) {
 	w.verify(t)
 }
 
+// TestMembershipAcrossRacks runs the operator with two racks against real members: one
+// StatefulSet per rack, members spread over them in turn (<name>-<rack>-<i>) and started with
+// their --rack-id, created with two members (the schema wants no more racks than members),
+// grown to three and shrunk back to two, the last member to join leaving first, with a writer
+// that loses nothing.
+func TestMembershipAcrossRacks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
+	}
+	cairnd, initBin := memberBinaries(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	const name = "r"
+	k := startKubelet(t, ns, name, cairnd, initBin, 1, 2)
+	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: cairnv1.CairnClusterSpec{Size: 2, Image: "cairn:1", Racks: []cairnv1.Rack{{ID: 1}, {ID: 2}}}}
+	if err := k8s.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
+			t.Errorf("deleting the CairnCluster: %v", err)
+		}
+	})
+	waitSettled(t, cc, 2, 120*time.Second)
+	checkRacksOf := func() error {
+		ms, err := raftMembers(k)
+		if err != nil {
+			return err
+		}
+		want := map[string]int{"r-1-0": 1, "r-2-0": 2, "r-1-1": 1}
+		for _, m := range ms {
+			if m.FailureDomain != want[m.ServerName] {
+				return fmt.Errorf("member %s is in rack %d, want %d", m.ServerName, m.FailureDomain, want[m.ServerName])
+			}
+		}
+		return nil
+	}
+	eventually(t, 10*time.Second, checkRacksOf)
+	w := startWriter(t, k.ips["r-1-0"], name)
+
+	acked := w.count()
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Size = 3 })
+	waitSettled(t, cc, 3, 120*time.Second)
+	checkVoters(t, w.cluster, "r-1-0", "r-1-1", "r-2-0")
+	// Each member runs in its rack's StatefulSet and tells clients its rack.
+	eventually(t, 10*time.Second, checkRacksOf)
+	checkReplicas := func(want map[string]int32) {
+		t.Helper()
+		for sts, replicas := range want {
+			got := &appsv1.StatefulSet{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: sts}, got); err != nil {
+				t.Fatal(err)
+			}
+			if *got.Spec.Replicas != replicas {
+				t.Errorf("StatefulSet %s has %d replicas, want %d", sts, *got.Spec.Replicas, replicas)
+			}
+		}
+	}
+	checkReplicas(map[string]int32{"r-1": 2, "r-2": 1})
+	w.progressed(t, acked, "scale up across racks")
+
+	acked = w.count()
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Size = 2 })
+	waitSettled(t, cc, 2, 90*time.Second)
+	checkVoters(t, w.cluster, "r-1-0", "r-2-0")
+	eventually(t, 30*time.Second, func() error {
+		for _, p := range []string{"r-1-1"} {
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: p}, &corev1.Pod{}); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("pod %s is still there (%v)", p, err)
+			}
+		}
+		return nil
+	})
+	checkReplicas(map[string]int32{"r-1": 1, "r-2": 1})
+	w.progressed(t, acked, "scale down across racks")
+	w.stop()
+	w.verify(t)
+}
+
 // setSpec changes the CairnCluster's spec, retrying on conflicts with the operator's writes.
 func setSpec(t *testing.T, cc *cairnv1.CairnCluster, change func(*cairnv1.CairnClusterSpec)) {
 	t.Helper()
