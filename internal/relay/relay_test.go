@@ -112,56 +112,88 @@ func TestMalformedFramesAreRefused(t *testing.T) {
 	}
 }
 
-// countingWriter counts the writes that reach the socket.
+// countingWriter counts the writes that reach the socket; the test reads it while the writer
+// writes.
 type countingWriter struct {
-	bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
 	writes int
 }
 
-func (w *countingWriter) Write(p []byte) (int, error) { w.writes++; return w.Buffer.Write(p) }
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.buf.Write(p)
+}
 
-func TestWriterCoalescesQueuedFrames(t *testing.T) {
-	var mu sync.Mutex
-	var queue [][]byte
-	for i := 0; i < 100; i++ {
-		f := encodeRequest(&Request{Body: []byte(fmt.Sprintf("frame %d", i))})
-		putID(f, uint64(i))
-		queue = append(queue, f)
+// written is how many writes were made and how many test frames they carried.
+func (w *countingWriter) written() (writes, frames int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, bytes.Count(w.buf.Bytes(), []byte("frame "))
+}
+
+// waitFrames waits until n test frames were written and reports the writes they took.
+func (w *countingWriter) waitFrames(t *testing.T, n int) int {
+	t.Helper()
+	waitFor(t, "the frames to be written", func() bool { _, f := w.written(); return f == n })
+	writes, _ := w.written()
+	return writes
+}
+
+// frameQueue is a writer's queue as the client and the server keep theirs.
+type frameQueue struct {
+	mu     sync.Mutex
+	queue  [][]byte
+	closed bool
+}
+
+func (q *frameQueue) push(f []byte) {
+	q.mu.Lock()
+	q.queue = append(q.queue, f)
+	q.mu.Unlock()
+}
+
+func (q *frameQueue) take(buf [][]byte) ([][]byte, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return buf, false
 	}
-	closed := false
-	take := func(buf [][]byte) ([][]byte, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			return buf, false
-		}
-		buf = append(buf, queue...)
-		queue = nil
-		return buf, true
-	}
-	out := &countingWriter{}
-	wake := make(chan struct{}, 1)
+	buf = append(buf, q.queue...)
+	q.queue = nil
+	return buf, true
+}
+
+// runWriter runs writeLoop on q into out until stop, which checks that it ended as closed.
+func runWriter(t *testing.T, q *frameQueue, out *countingWriter) (wake chan struct{}, stop func()) {
+	wake = make(chan struct{}, 1)
 	done := make(chan error)
-	go func() { done <- writeLoop(bufio.NewWriterSize(out, 32<<10), wake, take, metrics.New()) }()
-	signal(wake)
-	signal(wake) // a second wake-up finds nothing and writes nothing
-	waitFor(t, "the frames to be written", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(queue) == 0
-	})
-	mu.Lock()
-	closed = true
-	mu.Unlock()
-	signal(wake)
-	if err := <-done; !errors.Is(err, ErrClosed) {
-		t.Fatalf("writer ended with %v", err)
+	go func() { done <- writeLoop(bufio.NewWriterSize(out, 32<<10), wake, q.take, metrics.New()) }()
+	return wake, func() {
+		t.Helper()
+		q.mu.Lock()
+		q.closed = true
+		q.mu.Unlock()
+		signal(wake)
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("writer ended with %v", err)
+		}
 	}
-	if out.writes != 1 {
-		t.Fatalf("100 queued frames took %d writes, want 1", out.writes)
-	}
-	br := bufio.NewReader(&out.Buffer)
-	for i := 0; i < 100; i++ {
+}
+
+func testFrame(i int) []byte {
+	f := encodeRequest(&Request{Body: []byte(fmt.Sprintf("frame %d", i))})
+	putID(f, uint64(i))
+	return f
+}
+
+// readFrames reads n frames back in order.
+func readFrames(t *testing.T, out *countingWriter, n int) {
+	t.Helper()
+	br := bufio.NewReader(&out.buf)
+	for i := 0; i < n; i++ {
 		p, err := readFrame(br, 1<<10)
 		if err != nil {
 			t.Fatal(err)
@@ -173,6 +205,23 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 	}
 }
 
+func TestWriterCoalescesQueuedFrames(t *testing.T) {
+	q := &frameQueue{}
+	for i := 0; i < 100; i++ {
+		q.push(testFrame(i))
+	}
+	out := &countingWriter{}
+	wake, stop := runWriter(t, q, out)
+	signal(wake)
+	signal(wake) // a second wake-up finds nothing and writes nothing
+	writes := out.waitFrames(t, 100)
+	stop()
+	if writes != 1 {
+		t.Fatalf("100 queued frames took %d writes, want 1", writes)
+	}
+	readFrames(t, out, 100)
+}
+
 // Frames whose producers are runnable when the writer wakes (the answers of one applied raft
 // batch) go out in one write: the writer lets them run before it flushes. On one processor the
 // woken writer runs right after the first producer, before the others, so without that yield
@@ -180,57 +229,21 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 func TestWriterGathersFramesOfRunnableProducers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const producers = 16
-	var (
-		mu     sync.Mutex
-		queue  [][]byte
-		closed bool
-	)
-	take := func(buf [][]byte) ([][]byte, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			return buf, false
-		}
-		buf = append(buf, queue...)
-		queue = nil
-		return buf, true
-	}
+	q := &frameQueue{}
 	out := &countingWriter{}
-	wake := make(chan struct{}, 1)
-	done := make(chan error)
-	go func() { done <- writeLoop(bufio.NewWriterSize(out, 32<<10), wake, take, metrics.New()) }()
+	wake, stop := runWriter(t, q, out)
 	var wg sync.WaitGroup
 	for i := 0; i < producers; i++ {
 		wg.Go(func() {
-			f := encodeRequest(&Request{Body: []byte(fmt.Sprintf("frame %d", i))})
-			putID(f, uint64(i))
-			mu.Lock()
-			queue = append(queue, f)
-			mu.Unlock()
+			q.push(testFrame(i))
 			signal(wake)
 		})
 	}
 	wg.Wait()
-	waitFor(t, "the frames to be written", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(queue) == 0 && out.Len() > 0
-	})
-	mu.Lock()
-	closed = true
-	mu.Unlock()
-	signal(wake)
-	if err := <-done; !errors.Is(err, ErrClosed) {
-		t.Fatalf("writer ended with %v", err)
-	}
-	if out.writes > 2 {
-		t.Fatalf("%d frames from runnable producers took %d writes, want at most 2", producers, out.writes)
-	}
-	br := bufio.NewReader(&out.Buffer)
-	for i := 0; i < producers; i++ {
-		if _, err := readFrame(br, 1<<10); err != nil {
-			t.Fatalf("frame %d: %v", i, err)
-		}
+	writes := out.waitFrames(t, producers)
+	stop()
+	if writes > 2 {
+		t.Fatalf("%d frames from runnable producers took %d writes, want at most 2", producers, writes)
 	}
 }
 

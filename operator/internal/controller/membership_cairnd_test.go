@@ -56,11 +56,11 @@ func memberBinaries(t *testing.T) (cairnd, initBin string) {
 	return cairnd, initBin
 }
 
-// TestMembershipWithRealMembers runs the operator against real cairnd members: it grows a
-// cluster from one member to three, restarts every member for a new image, and shrinks it to
-// one, while a writer writes all the time; every acknowledged write must be there at the end,
-// the cluster must keep its quorum, and no more than one member may be joining at a time.
-func TestMembershipWithRealMembers(t *testing.T) {
+// startMembers is what every test with real members starts from: root (each member runs in
+// its own mount namespace), the member binaries, a namespace and its kubelet for cluster name
+// with the given racks.
+func startMembers(t *testing.T, name string, racks ...int32) (*kubelet, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
 	}
@@ -68,22 +68,62 @@ func TestMembershipWithRealMembers(t *testing.T) {
 		t.Fatalf("unshare -m (util-linux) must work here for the members' private /etc/hosts: %v %s", err, out)
 	}
 	cairnd, initBin := memberBinaries(t)
-	ctx := context.Background()
 	ns := namespace(t)
-	const name = "m"
-	k := startKubelet(t, ns, name, cairnd, initBin)
+	return startKubelet(t, ns, name, cairnd, initBin, racks...), ns
+}
 
-	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1"}}
-	if err := k8s.Create(ctx, cc); err != nil {
+// createCluster creates the CairnCluster and deletes it when the test ends, before the members
+// stop: the operator must not go on reconciling a cluster that is gone.
+func createCluster(t *testing.T, ns, name string, spec cairnv1.CairnClusterSpec) *cairnv1.CairnCluster {
+	t.Helper()
+	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: spec}
+	if err := k8s.Create(context.Background(), cc); err != nil {
 		t.Fatal(err)
 	}
-	// Before the members stop: the operator must not go on reconciling a cluster that is gone.
 	t.Cleanup(func() {
 		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
 			t.Errorf("deleting the CairnCluster: %v", err)
 		}
 	})
+	return cc
+}
+
+// rollOut changes the image and waits until every one of pods runs the new template in a
+// process started since, and the cluster is complete again.
+func rollOut(t *testing.T, k *kubelet, cc *cairnv1.CairnCluster, image string, pods ...string) {
+	t.Helper()
+	before := map[string]int{}
+	for _, p := range pods {
+		before[p] = k.startsOf(p)
+	}
+	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Image = image })
+	want := podTemplate(cc, 0).Annotations[ConfigHashAnnotation]
+	eventually(t, 150*time.Second, func() error {
+		for _, name := range pods {
+			p := &corev1.Pod{}
+			if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cc.Namespace, Name: name}, p); err != nil {
+				return err
+			}
+			if p.Annotations[ConfigHashAnnotation] != want {
+				return fmt.Errorf("pod %s still runs the old template", p.Name)
+			}
+			if k.startsOf(p.Name) <= before[p.Name] {
+				return fmt.Errorf("pod %s's cairnd was not restarted", p.Name)
+			}
+		}
+		return settled(cc, len(pods))
+	})
+}
+
+// TestMembershipWithRealMembers runs the operator against real cairnd members: it grows a
+// cluster from one member to three, restarts every member for a new image, and shrinks it to
+// one, while a writer writes all the time; every acknowledged write must be there at the end,
+// the cluster must keep its quorum, and no more than one member may be joining at a time.
+func TestMembershipWithRealMembers(t *testing.T) {
+	ctx := context.Background()
+	const name = "m"
+	k, ns := startMembers(t, name)
+	cc := createCluster(t, ns, name, cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1"})
 	pod := func(i int) string { return names.Pod(name, i) }
 	waitSettled(t, cc, 1, 90*time.Second)
 
@@ -125,28 +165,8 @@ func TestMembershipWithRealMembers(t *testing.T) {
 
 	// Rolling restart: a new image restarts every member once, the leader last.
 	acked = w.count()
-	before := map[string]int{}
-	for i := range 3 {
-		before[pod(i)] = k.startsOf(pod(i))
-	}
 	stoppedBefore := len(k.stopped())
-	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Image = "cairn:2" })
-	want := podTemplate(cc, 0).Annotations[ConfigHashAnnotation]
-	eventually(t, 120*time.Second, func() error {
-		for i := range 3 {
-			p := &corev1.Pod{}
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod(i)}, p); err != nil {
-				return err
-			}
-			if p.Annotations[ConfigHashAnnotation] != want {
-				return fmt.Errorf("pod %s still runs the old template", p.Name)
-			}
-			if k.startsOf(p.Name) <= before[p.Name] {
-				return fmt.Errorf("pod %s's cairnd was not restarted", p.Name)
-			}
-		}
-		return settled(cc, 3)
-	})
+	rollOut(t, k, cc, "cairn:2", pod(0), pod(1), pod(2))
 	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
 	restarted := k.stopped()[stoppedBefore:]
 	if len(restarted) != 3 {
@@ -209,27 +229,11 @@ func TestMembershipWithRealMembers(t *testing.T) {
 // every member back on a new fabric address, which it sets again as it starts. A writer writes
 // throughout and loses nothing.
 func TestMembershipOnFabricNetwork(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
-	}
-	cairnd, initBin := memberBinaries(t)
-	ctx := context.Background()
-	ns := namespace(t)
 	const name = "f"
-	k := startKubelet(t, ns, name, cairnd, initBin)
+	k, ns := startMembers(t, name)
 	k.useFabricNetwork("fabric")
-
-	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1", CairnNetworkPolicy: cairnv1.CairnNetworkPolicy{
-			FabricType: cairnv1.AccessConfiguredIP, CustomFabricNetworkNames: []string{"fabric"}}}}
-	if err := k8s.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
-			t.Errorf("deleting the CairnCluster: %v", err)
-		}
-	})
+	cc := createCluster(t, ns, name, cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1", CairnNetworkPolicy: cairnv1.CairnNetworkPolicy{
+		FabricType: cairnv1.AccessConfiguredIP, CustomFabricNetworkNames: []string{"fabric"}}})
 	pod := func(i int) string { return names.Pod(name, i) }
 	waitSettled(t, cc, 1, 90*time.Second)
 	w := startWriter(t, k.ips[pod(0)], name)
@@ -274,19 +278,8 @@ func TestMembershipOnFabricNetwork(t *testing.T) {
 	w.progressed(t, acked, "scale up")
 
 	acked = w.count()
-	before := map[string]string{}
-	for i := range 3 {
-		before[pod(i)] = k.fabricIPOf(pod(i))
-	}
-	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Image = "cairn:2" })
-	eventually(t, 150*time.Second, func() error {
-		for i := range 3 {
-			if ip := k.fabricIPOf(pod(i)); ip == before[pod(i)] {
-				return fmt.Errorf("pod %s still runs on fabric address %s", pod(i), ip)
-			}
-		}
-		return settled(cc, 3)
-	})
+	// Every start of a pod gets a new fabric address.
+	rollOut(t, k, cc, "cairn:2", pod(0), pod(1), pod(2))
 	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
 	eventually(t, 10*time.Second, onFabric)
 	w.progressed(t, acked, "rolling restart onto new fabric addresses")
@@ -303,14 +296,9 @@ func TestMembershipOnFabricNetwork(t *testing.T) {
 // one member to three, restarts every member for a new image and shrinks to one, with a
 // writer (root, over TLS) that must lose nothing.
 func TestMembershipWithTLSAndAuth(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
-	}
-	cairnd, initBin := memberBinaries(t)
 	ctx := context.Background()
-	ns := namespace(t)
 	const name, rootPassword = "s", "s3cret-root"
-	k := startKubelet(t, ns, name, cairnd, initBin)
+	k, ns := startMembers(t, name)
 
 	// One certificate for every member, valid for the stable names they dial each other by,
 	// for both ends of the peer port's mutual TLS.
@@ -324,17 +312,8 @@ func TestMembershipWithTLSAndAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1",
-			TLS: &cairnv1.TLSSpec{SecretName: "s-tls"}, Auth: &cairnv1.AuthSpec{RootSecretName: "s-root"}}}
-	if err := k8s.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
-			t.Errorf("deleting the CairnCluster: %v", err)
-		}
-	})
+	cc := createCluster(t, ns, name, cairnv1.CairnClusterSpec{Size: 1, Image: "cairn:1",
+		TLS: &cairnv1.TLSSpec{SecretName: "s-tls"}, Auth: &cairnv1.AuthSpec{RootSecretName: "s-root"}})
 	pod := func(i int) string { return names.Pod(name, i) }
 	waitSettled(t, cc, 1, 90*time.Second)
 
@@ -379,19 +358,7 @@ func TestMembershipWithTLSAndAuth(t *testing.T) {
 	w.progressed(t, acked, "scale up")
 
 	acked = w.count()
-	before := map[string]int{}
-	for i := range 3 {
-		before[pod(i)] = k.startsOf(pod(i))
-	}
-	setSpec(t, cc, func(s *cairnv1.CairnClusterSpec) { s.Image = "cairn:2" })
-	eventually(t, 150*time.Second, func() error {
-		for i := range 3 {
-			if k.startsOf(pod(i)) <= before[pod(i)] {
-				return fmt.Errorf("pod %s's cairnd was not restarted", pod(i))
-			}
-		}
-		return settled(cc, 3)
-	})
+	rollOut(t, k, cc, "cairn:2", pod(0), pod(1), pod(2))
 	checkVoters(t, w.cluster, pod(0), pod(1), pod(2))
 	w.progressed(t, acked, "rolling restart")
 
@@ -411,24 +378,10 @@ func TestMembershipWithTLSAndAuth(t *testing.T) {
 // grown to three and shrunk back to two, the last member to join leaving first, with a writer
 // that loses nothing.
 func TestMembershipAcrossRacks(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: every member runs in its own mount namespace (unshare -m) to read a private /etc/hosts")
-	}
-	cairnd, initBin := memberBinaries(t)
 	ctx := context.Background()
-	ns := namespace(t)
 	const name = "r"
-	k := startKubelet(t, ns, name, cairnd, initBin, 1, 2)
-	cc := &cairnv1.CairnCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: cairnv1.CairnClusterSpec{Size: 2, Image: "cairn:1", Racks: []cairnv1.Rack{{ID: 1}, {ID: 2}}}}
-	if err := k8s.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := client.IgnoreNotFound(k8s.Delete(context.Background(), cc)); err != nil {
-			t.Errorf("deleting the CairnCluster: %v", err)
-		}
-	})
+	k, ns := startMembers(t, name, 1, 2)
+	cc := createCluster(t, ns, name, cairnv1.CairnClusterSpec{Size: 2, Image: "cairn:1", Racks: []cairnv1.Rack{{ID: 1}, {ID: 2}}})
 	waitSettled(t, cc, 2, 120*time.Second)
 	checkRacksOf := func() error {
 		ms, err := raftMembers(k)
