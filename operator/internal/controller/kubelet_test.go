@@ -506,6 +506,15 @@ func setCondition(st *corev1.PodStatus, t corev1.PodConditionType, ok bool) {
 
 // setStatus changes the pod's status as its kubelet; the pod must still be run's.
 func (k *kubelet) setStatus(ctx context.Context, run *podRun, change func(*corev1.PodStatus)) error {
+	return k.updatePod(ctx, run, func(p *corev1.Pod) error {
+		change(&p.Status)
+		return k8s.Status().Update(ctx, p)
+	})
+}
+
+// updatePod reads run's pod and writes it back through update, retrying on conflicts; it fails
+// once the pod is another than run's.
+func (k *kubelet) updatePod(ctx context.Context, run *podRun, update func(*corev1.Pod) error) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p := &corev1.Pod{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: run.name}, p); err != nil {
@@ -514,8 +523,7 @@ func (k *kubelet) setStatus(ctx context.Context, run *podRun, change func(*corev
 		if p.UID != run.uid {
 			return fmt.Errorf("pod %s was replaced", run.name)
 		}
-		change(&p.Status)
-		return k8s.Status().Update(ctx, p)
+		return update(p)
 	})
 }
 
@@ -758,14 +766,7 @@ func (k *kubelet) attachFabric(ctx context.Context, run *podRun) error {
 	k.mu.Unlock()
 	status := fmt.Sprintf(`[{"name":"kindnet","interface":"eth0","ips":[%q],"default":true},{"name":"%s/%s","interface":"net1","ips":[%q]}]`,
 		run.ip, k.ns, net, run.fabricIP)
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		p := &corev1.Pod{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: run.name}, p); err != nil {
-			return err
-		}
-		if p.UID != run.uid {
-			return fmt.Errorf("pod %s was replaced", run.name)
-		}
+	return k.updatePod(ctx, run, func(p *corev1.Pod) error {
 		if p.Annotations == nil {
 			p.Annotations = map[string]string{}
 		}
