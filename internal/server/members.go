@@ -241,13 +241,6 @@ func (s *Server) Publish(ctx context.Context, mi MemberInfo) error {
 		return raftnode.ErrNotLeader
 	}
 	m := s.fsmMember(mi.ID)
-	if len(mi.PeerURLs) > 0 && !slices.Equal(mi.PeerURLs, m.PeerURLs) {
-		// A new address changes the raft configuration too, not only the member table.
-		if err := s.UpdateMember(ctx, mi.ID, mi.PeerURLs); err != nil {
-			return err
-		}
-		m = s.fsmMember(mi.ID)
-	}
 	m.Name, m.ClientURLs = mi.Name, mi.ClientURLs
 	m.Rack, m.AlternateClientURLs, m.QuorumPort = mi.Rack, mi.AlternateClientURLs, mi.QuorumPort
 	if len(mi.PeerURLs) > 0 {
@@ -345,13 +338,18 @@ func (s *Server) publishOnce(ctx context.Context) error {
 	if s.raft.IsLeader() {
 		return s.Publish(ctx, self)
 	}
-	if own, others, stale := s.stalePeerURLs(); stale {
-		// Back on another address: the leader cannot reach this member before it learns it.
-		s.log.Info("updating this member's peer URLs", "from", own, "to", s.cfg.PeerURLs)
-		return UpdateOwnPeerURLs(ctx, s.cfg.PeerClient, others, s.cfg.ClusterID, s.cfg.MemberID, s.cfg.PeerURLs)
-	}
 	leader, err := s.WaitLeader(ctx)
 	if err != nil {
+		if own, others, stale := s.stalePeerURLs(); stale {
+			// No leader reached this member, and the membership has it at another address:
+			// back on another host, it tells the others where it is now. Only then: the raft
+			// address of a member the leader reaches is left as it is (hashicorp/raft reads a
+			// peer's entry unlocked while it replicates to it).
+			s.log.Info("updating this member's peer URLs", "from", own, "to", s.cfg.PeerURLs)
+			uctx, cancel := s.stopContext(5 * time.Second)
+			defer cancel()
+			return UpdateOwnPeerURLs(uctx, s.cfg.PeerClient, others, s.cfg.ClusterID, s.cfg.MemberID, s.cfg.PeerURLs)
+		}
 		return err
 	}
 	body, _ := json.Marshal(self)
