@@ -26,9 +26,9 @@ type Config struct {
 	InitialCluster           string // name=peerURL,...
 	InitialClusterState      string // new or existing
 	// JoinTimeout is how long a member joining an existing cluster waits to find itself in
-	// the membership (someone's `member add`); 0: twice RequestTimeout. An orchestrator that
-	// starts a member before it registers it (the operator, for fabric addresses known only
-	// once the pod runs) sets it longer, so the member waits instead of exiting.
+	// the membership (someone's `member add`); 0: twice RequestTimeout. An orchestrator whose
+	// member may start before the member it asks has applied the add (the operator) sets it
+	// longer, so the member waits instead of exiting.
 	JoinTimeout time.Duration
 	// RegisteredPeerURLs are the placeholder peer URLs a joining member was added under when
 	// its address was known only once it ran (the operator's fabric types other than pod); it
