@@ -53,3 +53,24 @@ func TestHeartbeatGuardWaitsAndRefuses(t *testing.T) {
 		t.Fatal("a nil handler wrapped into a non-nil one")
 	}
 }
+
+// Both ways a node stops close its guard before the stores close: a heartbeat reaching raft
+// after Kill panicked the process ("failed to save current term: closed") in a test run.
+func TestStopAndKillCloseTheHeartbeatGuard(t *testing.T) {
+	c := newCluster(t, []string{"a", "b"}, nil)
+	c.leader()
+	for id, stop := range map[string]func(*Node) error{"a": (*Node).Shutdown, "b": (*Node).Kill} {
+		n := c.nodes[id].n
+		if err := stop(n); err != nil {
+			t.Fatalf("stopping %s: %v", id, err)
+		}
+		late := make(chan raft.RPCResponse, 1)
+		n.trans.heartbeats.wrap(func(rpc raft.RPC) {
+			t.Errorf("%s: a heartbeat reached raft after the stop", id)
+			rpc.Respond(&raft.AppendEntriesResponse{}, nil)
+		})(raft.RPC{Command: &raft.AppendEntriesRequest{}, RespChan: late})
+		if r := <-late; !errors.Is(r.Error, raft.ErrRaftShutdown) {
+			t.Errorf("%s: a heartbeat after the stop was answered %v", id, r.Error)
+		}
+	}
+}

@@ -14,6 +14,7 @@ func (n *Node) Kill() error {
 		// Close the peer port first so that peers see the node vanish at once.
 		merr := n.mux.Close()
 		err := n.raft.Shutdown().Error()
+		n.trans.heartbeats.close() // as in Shutdown: no heartbeat may write to the stores closed below
 		n.wg.Wait()
 		if err == nil && merr != nil && !errors.Is(merr, net.ErrClosed) {
 			err = merr
