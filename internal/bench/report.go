@@ -35,6 +35,7 @@ func WriteTable(w io.Writer, r *Result) error {
 	fmt.Fprintf(tw, "generator cpu\t%.2f cores, %.1f µs/op\n", r.ClientCPU, r.ClientCPUPerOp)
 	if len(r.ServerPIDs) > 0 {
 		fmt.Fprintf(tw, "servers' cpu\t%.2f cores, %.1f µs/op (pids %s)\n", r.ServerCores, r.ServerCPUPerOp, joinInts(r.ServerPIDs))
+		fmt.Fprintf(tw, "servers' switches\t%.2f/op, of which %.2f preemptions\n", r.ServerSwitchesPerOp, r.ServerPreemptionsPerOp)
 	}
 	fmt.Fprintf(tw, "errors\t%d\n", r.ErrTotal)
 	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
@@ -134,6 +135,9 @@ func WriteComparison(w io.Writer, recs []Record, a, b string) error {
 		}
 		if r.ServerCPUPerOp > 0 {
 			add(base+" servers cpu us/op", r.Label, r.ServerCPUPerOp)
+		}
+		if r.ServerSwitchesPerOp > 0 {
+			add(base+" servers switches/op", r.Label, r.ServerSwitchesPerOp)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -39,14 +39,18 @@ type Result struct {
 	ClientCPU float64   `json:"client_cpu_cores"` // cores the generator used during the run
 	// The generator's and the servers' CPU (user+system) per operation, in µs,
 	// and the cores the servers used over the measured window (servercpu.go).
-	ClientCPUPerOp float64        `json:"client_cpu_us_per_op,omitempty"`
-	ServerCPUPerOp float64        `json:"server_cpu_us_per_op,omitempty"`
-	ServerCores    float64        `json:"server_cpu_cores,omitempty"`
-	ServerPIDs     []int          `json:"server_pids,omitempty"`
-	Procs          int            `json:"procs,omitempty"` // the generator's GOMAXPROCS
-	Errors         ErrorCounts    `json:"errors"`
-	ErrTotal       int64          `json:"errors_total"`
-	Latency        LatencySummary `json:"latency"`
+	ClientCPUPerOp float64 `json:"client_cpu_us_per_op,omitempty"`
+	ServerCPUPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerCores    float64 `json:"server_cpu_cores,omitempty"`
+	// The servers' threads' context switches per operation, all of them and the
+	// involuntary ones (preemptions) alone.
+	ServerSwitchesPerOp    float64        `json:"server_switches_per_op,omitempty"`
+	ServerPreemptionsPerOp float64        `json:"server_preemptions_per_op,omitempty"`
+	ServerPIDs             []int          `json:"server_pids,omitempty"`
+	Procs                  int            `json:"procs,omitempty"` // the generator's GOMAXPROCS
+	Errors                 ErrorCounts    `json:"errors"`
+	ErrTotal               int64          `json:"errors_total"`
+	Latency                LatencySummary `json:"latency"`
 }
 
 // worker is one client's private state: nothing here is shared, except the two

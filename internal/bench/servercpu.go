@@ -114,6 +114,82 @@ func ListenerPIDs(endpoints []string) ([]int, error) {
 	return pids, nil
 }
 
+// Switches counts how often the threads of a process left the CPU: voluntarily
+// (blocking in a system call, a futex, epoll, a sleep) and involuntarily (preempted).
+// A hand-off between goroutines that wakes a parked thread costs a pair of them, so
+// they show how much of a write's CPU goes to waking threads rather than to work.
+type Switches struct {
+	Voluntary, Involuntary uint64
+}
+
+// Total is both kinds.
+func (s Switches) Total() uint64 { return s.Voluntary + s.Involuntary }
+
+// ProcessSwitches sums the context switches of every thread of pid so far, from
+// /proc/<pid>/task/*/status (the process's own status counts its main thread only).
+// A thread that exits between two readings takes its count with it; Go servers keep
+// their threads, so the error is small.
+func ProcessSwitches(pid int) (Switches, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*/status", pid))
+	if err != nil {
+		return Switches{}, err
+	}
+	if len(tasks) == 0 {
+		return Switches{}, fmt.Errorf("bench: no threads of pid %d in /proc: %w", pid, os.ErrNotExist)
+	}
+	var sum Switches
+	read := 0
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread exited after the glob
+		}
+		s, err := parseStatusSwitches(string(b))
+		if err != nil {
+			return Switches{}, fmt.Errorf("bench: %s: %w", f, err)
+		}
+		sum.Voluntary += s.Voluntary
+		sum.Involuntary += s.Involuntary
+		read++
+	}
+	if read == 0 {
+		return Switches{}, fmt.Errorf("bench: threads of pid %d: %w", pid, os.ErrNotExist)
+	}
+	return sum, nil
+}
+
+// parseStatusSwitches reads voluntary_ctxt_switches and nonvoluntary_ctxt_switches of
+// a /proc status file.
+func parseStatusSwitches(status string) (Switches, error) {
+	var s Switches
+	found := 0
+	for _, line := range strings.Split(status, "\n") {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch name {
+		case "voluntary_ctxt_switches":
+			dst = &s.Voluntary
+		case "nonvoluntary_ctxt_switches":
+			dst = &s.Involuntary
+		default:
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
+		if err != nil {
+			return Switches{}, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = n
+		found++
+	}
+	if found != 2 {
+		return Switches{}, errors.New("no context switch counts")
+	}
+	return s, nil
+}
+
 // listeningInodes adds the socket inodes of the listeners (state 0A) on
 // ports found in one /proc/net/tcp-format file.
 func listeningInodes(file string, ports map[uint16]bool, inodes map[string]bool) error {
@@ -140,16 +216,21 @@ func listeningInodes(file string, ports map[uint16]bool, inodes map[string]bool)
 	return sc.Err()
 }
 
-// serverMeter samples the servers' CPU when the measured window opens and
-// when the run ends.
+// serverMeter samples the servers' CPU and context switches when the measured
+// window opens and when the run ends.
 type serverMeter struct {
 	pids  []int
 	timer *time.Timer
 
 	mu    sync.Mutex
-	start time.Duration
+	start serverSample
 	at    time.Time
 	err   error
+}
+
+type serverSample struct {
+	cpu      time.Duration
+	switches Switches
 }
 
 // startServerMeter takes the first sample at the window's opening.
@@ -159,22 +240,28 @@ func startServerMeter(pids []int, windowStart time.Time) *serverMeter {
 		return m
 	}
 	m.timer = time.AfterFunc(time.Until(windowStart), func() {
-		total, err := m.total()
+		sample, err := m.sample()
 		m.mu.Lock()
-		m.start, m.at, m.err = total, time.Now(), err
+		m.start, m.at, m.err = sample, time.Now(), err
 		m.mu.Unlock()
 	})
 	return m
 }
 
-func (m *serverMeter) total() (time.Duration, error) {
-	var sum time.Duration
+func (m *serverMeter) sample() (serverSample, error) {
+	var sum serverSample
 	for _, pid := range m.pids {
 		d, err := ProcessCPU(pid)
 		if err != nil {
-			return 0, fmt.Errorf("server pid %d: %w", pid, err)
+			return serverSample{}, fmt.Errorf("server pid %d: %w", pid, err)
 		}
-		sum += d
+		sw, err := ProcessSwitches(pid)
+		if err != nil {
+			return serverSample{}, fmt.Errorf("server pid %d: %w", pid, err)
+		}
+		sum.cpu += d
+		sum.switches.Voluntary += sw.Voluntary
+		sum.switches.Involuntary += sw.Involuntary
 	}
 	return sum, nil
 }
@@ -185,7 +272,7 @@ func (m *serverMeter) finish(res *Result) error {
 		return nil
 	}
 	m.timer.Stop()
-	end, err := m.total()
+	end, err := m.sample()
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -199,12 +286,19 @@ func (m *serverMeter) finish(res *Result) error {
 		return nil // the run ended before its window opened
 	}
 	res.ServerPIDs = m.pids
-	used := end - m.start
+	used := end.cpu - m.start.cpu
 	if wall := now.Sub(m.at); wall > 0 {
 		res.ServerCores = used.Seconds() / wall.Seconds()
 	}
 	if res.Ops > 0 {
 		res.ServerCPUPerOp = float64(used.Microseconds()) / float64(res.Ops)
+		// A thread that exited in between can make a sum go down: count nothing then.
+		if end.switches.Total() >= m.start.switches.Total() {
+			res.ServerSwitchesPerOp = float64(end.switches.Total()-m.start.switches.Total()) / float64(res.Ops)
+		}
+		if end.switches.Involuntary >= m.start.switches.Involuntary {
+			res.ServerPreemptionsPerOp = float64(end.switches.Involuntary-m.start.switches.Involuntary) / float64(res.Ops)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -41,6 +42,52 @@ func TestProcessCPUSeesBusyWork(t *testing.T) {
 	}
 	if after <= before {
 		t.Fatalf("cpu %v then %v after 200 ms of busy work (%d)", before, after, x)
+	}
+}
+
+func TestParseStatusSwitches(t *testing.T) {
+	status := "Name:\tcairnd\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n"
+	s, err := parseStatusSwitches(status)
+	if err != nil || s != (Switches{Voluntary: 1234, Involuntary: 56}) || s.Total() != 1290 {
+		t.Fatalf("parseStatusSwitches = %+v, %v; want 1234 and 56", s, err)
+	}
+	for _, bad := range []string{"", "Name:\tx\nvoluntary_ctxt_switches:\t1\n", "voluntary_ctxt_switches:\tx\nnonvoluntary_ctxt_switches:\t2\n"} {
+		if _, err := parseStatusSwitches(bad); err == nil {
+			t.Errorf("parseStatusSwitches(%q) accepted", bad)
+		}
+	}
+}
+
+// A thread of this process that sleeps and wakes a hundred times leaves the CPU at
+// least a hundred times; a sum that read the main thread's status only would miss it.
+func TestProcessSwitchesCountsEveryThread(t *testing.T) {
+	before, err := ProcessSwitches(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slept, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		// A thread of its own, never the main one. It stays until after the second reading:
+		// a thread that exits takes its counts out of the sum.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for range 100 {
+			time.Sleep(200 * time.Microsecond)
+		}
+		close(slept)
+		<-release
+	}()
+	<-slept
+	after, err := ProcessSwitches(os.Getpid())
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Voluntary < before.Voluntary+100 {
+		t.Fatalf("voluntary switches %d then %d across 100 sleeps", before.Voluntary, after.Voluntary)
+	}
+	if _, err := ProcessSwitches(1 << 30); err == nil {
+		t.Fatal("a pid that does not exist was read")
 	}
 }
 
@@ -85,5 +132,10 @@ func TestServerCPUPerOperation(t *testing.T) {
 	if res.ServerCPUPerOp <= 0 || res.ServerCores <= 0 || !slices.Equal(res.ServerPIDs, pids) || res.ClientCPUPerOp <= 0 {
 		t.Fatalf("servers %.1f µs/op, %.2f cores, pids %v; generator %.1f µs/op", res.ServerCPUPerOp, res.ServerCores,
 			res.ServerPIDs, res.ClientCPUPerOp)
+	}
+	t.Logf("etcd: %.2f switches/op, %.2f preemptions/op", res.ServerSwitchesPerOp, res.ServerPreemptionsPerOp)
+	// Every write blocks etcd in at least one fsync and one read of the next request.
+	if res.ServerSwitchesPerOp < 1 || res.ServerPreemptionsPerOp > res.ServerSwitchesPerOp {
+		t.Fatalf("servers' switches %.2f/op, preemptions %.2f/op", res.ServerSwitchesPerOp, res.ServerPreemptionsPerOp)
 	}
 }
