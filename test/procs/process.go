@@ -240,7 +240,38 @@ func (p *Process) signalOnly(sig syscall.Signal) error {
 		return err
 	}
 	p.paused = sig == syscall.SIGSTOP
-	return nil
+	// kill returns before the signal has taken effect on every thread: a request sent right
+	// after a SIGSTOP could still be answered. Wait until the kernel reports the process
+	// stopped (or running again).
+	pid := p.cmd.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		state, err := processState(pid)
+		if err != nil || state == "Z" || state == "X" {
+			return nil // it has exited: nothing left to stop or continue
+		}
+		if (state == "T") == p.paused {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("procs: %s still in state %q 5 s after %v", p.Name, state, sig)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// processState is the state letter of /proc/<pid>/stat (T: stopped by a signal).
+func processState(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", fmt.Errorf("procs: %w", err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) == 0 {
+		return "", fmt.Errorf("procs: malformed /proc/%d/stat", pid)
+	}
+	return f[0], nil
 }
 
 func (p *Process) signalAndWait(sig syscall.Signal, timeout time.Duration) error {
