@@ -33,6 +33,10 @@ func withSysmonSetting() {
 	if hasGODEBUG(godebug, "schedtrace") {
 		return
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
 	if set && godebug != "" {
 		godebug += ","
 	}
@@ -43,9 +47,7 @@ func withSysmonSetting() {
 		}
 	}
 	env = append(env, "GODEBUG="+godebug+sysmonSetting)
-	// /proc/self/exe is the running image even when its file was replaced or removed since (a
-	// package upgrade under a starting cairnd), where a path would start the new build.
-	_ = syscall.Exec("/proc/self/exe", os.Args, env)
+	_ = syscall.Exec(exe, os.Args, env)
 }
 
 // hasGODEBUG reports whether the GODEBUG value godebug sets key.
