@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -241,37 +242,49 @@ func (p *Process) signalOnly(sig syscall.Signal) error {
 	}
 	p.paused = sig == syscall.SIGSTOP
 	// kill returns before the signal has taken effect on every thread: a request sent right
-	// after a SIGSTOP could still be answered. Wait until the kernel reports the process
-	// stopped (or running again).
+	// after a SIGSTOP could still be answered by a thread that has not stopped yet. Wait until
+	// the kernel reports every thread stopped (or none stopped, after SIGCONT).
 	pid := p.cmd.Process.Pid
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		state, err := processState(pid)
-		if err != nil || state == "Z" || state == "X" {
+		stopped, running, err := threadStates(pid)
+		if err != nil || stopped+running == 0 {
 			return nil // it has exited: nothing left to stop or continue
 		}
-		if (state == "T") == p.paused {
+		if p.paused && running == 0 || !p.paused && stopped == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("procs: %s still in state %q 5 s after %v", p.Name, state, sig)
+			return fmt.Errorf("procs: %s has %d stopped and %d other threads 5 s after %v", p.Name, stopped, running, sig)
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
 
-// processState is the state letter of /proc/<pid>/stat (T: stopped by a signal).
-func processState(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// threadStates counts the threads of pid that are stopped by a signal (state T in
+// /proc/<pid>/task/*/stat) and those that are not; exited threads count in neither.
+func threadStates(pid int) (stopped, other int, err error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*/stat", pid))
 	if err != nil {
-		return "", fmt.Errorf("procs: %w", err)
+		return 0, 0, fmt.Errorf("procs: %w", err)
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) == 0 {
-		return "", fmt.Errorf("procs: malformed /proc/%d/stat", pid)
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread exited after the glob
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		switch {
+		case len(fields) == 0:
+			return 0, 0, fmt.Errorf("procs: malformed %s", f)
+		case fields[0] == "T":
+			stopped++
+		case fields[0] != "Z" && fields[0] != "X":
+			other++
+		}
 	}
-	return f[0], nil
+	return stopped, other, nil
 }
 
 func (p *Process) signalAndWait(sig syscall.Signal, timeout time.Duration) error {
