@@ -17,6 +17,7 @@ import (
 )
 
 func main() {
+	withSysmonSetting()
 	if err := newCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cairnd:", err)
 		os.Exit(1)
