@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-io/cairn/internal/metrics"
@@ -79,7 +80,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
+		sc := &serverConn{s: s, nc: nc, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), jobs: make(chan job)}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -120,7 +121,10 @@ type serverConn struct {
 	replies [][]byte
 	closed  bool
 	wake    chan struct{}
-	wg      sync.WaitGroup // handlers and the writer
+	wg      sync.WaitGroup // workers and the writer
+
+	jobs chan job     // unbuffered: a send succeeds only when a worker waits
+	idle atomic.Int32 // workers waiting on jobs
 }
 
 func (sc *serverConn) close() {
@@ -171,8 +175,7 @@ func (sc *serverConn) serve() {
 			s.cfg.Logger.Warn("relay connection dropped", "remote", sc.nc.RemoteAddr().String(), "err", err)
 			return
 		}
-		sc.wg.Add(1)
-		go sc.handle(id, req)
+		sc.dispatch(job{id: id, req: req})
 	}
 }
 
@@ -209,7 +212,6 @@ func (sc *serverConn) handshake() bool {
 }
 
 func (sc *serverConn) handle(id uint64, req *Request) {
-	defer sc.wg.Done()
 	timeout := sc.s.cfg.Timeout
 	if req.Timeout > 0 && req.Timeout < timeout {
 		timeout = req.Timeout
