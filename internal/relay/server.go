@@ -24,7 +24,8 @@ type ServerConfig struct {
 	MaxBody int
 	// Timeout bounds one request's handling (the follower's own timeout may shorten it).
 	Timeout time.Duration
-	// Handle answers one request. It runs in a goroutine of its own and must honour ctx.
+	// Handle answers one request. It runs on one of the connection's workers (worker.go), never
+	// on its reader, and must honour ctx.
 	Handle func(ctx context.Context, req *Request) *Reply
 	// ReadIndex answers a read-index request, as Handle does a write; an error wrapping
 	// ErrNotLeader says this member does not lead. Nil: such requests are refused as they are
