@@ -120,7 +120,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.ReadConsistency, "read-consistency", "linearizable", "default for reads: linearizable, or serializable (local, possibly stale)")
 	fs.DurationVar(&f.RequestTimeout, "request-timeout", 5*time.Second, "how long a write or linearizable read may wait, leader elections included")
 	fs.IntVar(&f.ElectionTimeout, "election-timeout", 0, "raft election timeout in milliseconds (0: built-in default); heartbeats go out every tenth of it")
-	fs.Uint64Var(&f.SnapshotCount, "snapshot-count", 100000, "applied entries between two snapshots (log compaction)")
+	fs.Uint64Var(&f.SnapshotCount, "snapshot-count", 100000, "applied writes between two snapshots (log compaction); a batch entry counts as the writes it holds")
 	fs.DurationVar(&f.SnapshotInterval, "snapshot-interval", 30*time.Second, "how often to check whether --snapshot-count was reached")
 	fs.StringSliceVar(&f.ListenMetricsURLs, "listen-metrics-urls", nil, "plain-HTTP URLs serving /metrics, /health, /livez and /readyz (for scrapers and probes without client certificates)")
 	fs.BoolVar(&f.EnablePprof, "enable-pprof", false, "serve Go's runtime profiles under /debug/pprof/ on the client port, as etcd does")

@@ -22,6 +22,8 @@ const (
 	CmdAuth CommandType = 8
 	// CmdClusterVersion raises the cluster's level (level.go); Value holds it in decimal.
 	CmdClusterVersion CommandType = 9
+	// CmdBatch is an entry of several key commands (batch.go); it is never a Command itself.
+	CmdBatch CommandType = 10
 )
 
 func (t CommandType) String() string {
@@ -44,11 +46,13 @@ func (t CommandType) String() string {
 		return "auth"
 	case CmdClusterVersion:
 		return "clusterVersion"
+	case CmdBatch:
+		return "batch"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
 
-func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdClusterVersion }
+func (t CommandType) valid() bool { return t >= CmdPut && t <= CmdBatch }
 
 // encodingVersion is the second byte of every entry. A replica that meets a
 // version it does not know refuses the entry (a Result error) rather than
@@ -230,6 +234,9 @@ func (c *Command) unmarshal(b []byte) error {
 	c.Type = CommandType(b[0])
 	if !c.Type.valid() {
 		return fmt.Errorf("%w: unknown type %d", ErrMalformed, b[0])
+	}
+	if c.Type == CmdBatch {
+		return fmt.Errorf("%w: a batch entry is not a single command", ErrMalformed)
 	}
 	if b[1] != encodingVersion {
 		return fmt.Errorf("%w: unknown encoding version %d", ErrMalformed, b[1])

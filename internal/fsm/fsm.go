@@ -109,6 +109,11 @@ func cloneMember(m Member) Member {
 // Apply applies one committed command entry. A malformed entry yields a
 // Result error on every replica alike; it never panics.
 func (f *FSM) Apply(l *raft.Log) interface{} {
+	if isBatch(l.Data) {
+		res := f.applyBatch(l.Data)
+		f.applied.advance(l.Index)
+		return res
+	}
 	res := new(Result)
 	var c Command
 	*res = f.apply(&c, l.Data, l.Index)
@@ -129,10 +134,14 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		if l.Type != raft.LogCommand {
 			continue
 		}
+		last = l.Index
+		if isBatch(l.Data) {
+			out[i] = f.applyBatch(l.Data)
+			continue
+		}
 		var c Command
 		results[i] = f.apply(&c, l.Data, l.Index)
 		out[i] = &results[i]
-		last = l.Index
 	}
 	if last > 0 {
 		f.applied.advance(last)
@@ -144,6 +153,19 @@ func (f *FSM) apply(c *Command, data []byte, index uint64) Result {
 	if err := c.unmarshal(data); err != nil {
 		return Result{Err: err}
 	}
+	switch c.Type {
+	case CmdAuth:
+		f.raiseLevel(LevelAuth)
+		return f.applyAuth(c, index)
+	case CmdClusterVersion:
+		return f.applyClusterVersion(c)
+	}
+	return f.applyCommand(c)
+}
+
+// applyCommand applies a decoded command of any type but auth and cluster version, which need
+// the entry's own index or change the level.
+func (f *FSM) applyCommand(c *Command) Result {
 	now := time.Unix(0, c.Time)
 	switch c.Type {
 	case CmdPut:
@@ -176,11 +198,6 @@ func (f *FSM) apply(c *Command, data []byte, index uint64) Result {
 		return Result{}
 	case CmdNoop:
 		return Result{}
-	case CmdAuth:
-		f.raiseLevel(LevelAuth)
-		return f.applyAuth(c, index)
-	case CmdClusterVersion:
-		return f.applyClusterVersion(c)
 	}
 	// Unmarshal accepts only known types.
 	return Result{Err: fmt.Errorf("%w: unhandled type %v", ErrMalformed, c.Type)}

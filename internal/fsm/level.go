@@ -21,9 +21,11 @@ const (
 	// LevelAuth adds CmdAuth and CmdClusterVersion, version 2 snapshots (the auth state, and
 	// the store's event history), and member entries that carry a quorum port.
 	LevelAuth Level = 2
+	// LevelBatch adds CmdBatch (batch.go) and version 3 snapshots, which carry the level.
+	LevelBatch Level = 3
 
 	// CurrentLevel is this build's level: everything above is unknown to it.
-	CurrentLevel = LevelAuth
+	CurrentLevel = LevelBatch
 )
 
 // String renders the level as /version's "cairncluster" shows it.
@@ -43,6 +45,8 @@ func (t CommandType) Level() Level {
 	switch t {
 	case CmdAuth, CmdClusterVersion:
 		return LevelAuth
+	case CmdBatch:
+		return LevelBatch
 	}
 	return LevelBaseline
 }

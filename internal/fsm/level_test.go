@@ -31,8 +31,11 @@ func TestCommandLevels(t *testing.T) {
 			continue
 		}
 		want := LevelBaseline
-		if ct == CmdAuth || ct == CmdClusterVersion {
+		switch ct {
+		case CmdAuth, CmdClusterVersion:
 			want = LevelAuth
+		case CmdBatch:
+			want = LevelBatch
 		}
 		if got := ct.Level(); got != want || got > CurrentLevel {
 			t.Errorf("%v: level %v, want %v", ct, got, want)

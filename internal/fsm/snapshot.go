@@ -17,8 +17,9 @@ import (
 // Snapshot stream layout (one stream, so the three parts can never disagree):
 //
 //	magic "CAIRNSNP" | version byte | applied index (8 bytes BE) |
+//	(version 3) the cluster's level, one byte |
 //	member count (uvarint) | each member: uvarint length + Member encoding |
-//	(version 2) uvarint length + the auth state's encoding |
+//	(version 2 and later) uvarint length + the auth state's encoding |
 //	the store's own snapshot, to the end of the stream.
 //
 // Version 1, written before auth existed, restores with an empty auth state. Today's build
@@ -26,17 +27,21 @@ import (
 // LevelBaseline: a member of an earlier build may be sent the snapshot and reads nothing newer.
 // Such a cluster has no auth state (a CmdAuth raises the level), so version 1 loses nothing but
 // the store's event history, which watches then see as cleared. Restoring a version 2 snapshot
-// sets the level to LevelAuth; a format for a later level will carry the level itself.
+// sets the level to LevelAuth. Version 3, written from LevelBatch on, carries the level itself,
+// so that a member restored from it keeps proposing what the cluster's level allows.
 const (
 	snapshotMagic   = "CAIRNSNP"
-	snapshotVersion = 2
+	snapshotVersion = 3
 )
 
 // snapshotFormat is the FSM snapshot version, and the store snapshot format inside it, that
 // every member of a cluster at a level can read.
 func snapshotFormat(l Level, as *auth.State) (byte, store.SnapshotFormat) {
-	if l < LevelAuth && as.Equal(auth.Empty()) {
+	switch {
+	case l < LevelAuth && as.Equal(auth.Empty()):
 		return 1, store.SnapshotV1
+	case l < LevelBatch:
+		return 2, store.SnapshotV2
 	}
 	return snapshotVersion, store.SnapshotV2
 }
@@ -46,6 +51,7 @@ var ErrBadSnapshot = errors.New("fsm: bad snapshot")
 
 type fsmSnapshot struct {
 	version byte
+	level   Level // written from version 3 on
 	applied uint64
 	members []Member
 	auth    *auth.State
@@ -56,7 +62,8 @@ type fsmSnapshot struct {
 // immutable and Persist does the I/O while applies go on.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	as := f.auth.Load()
-	version, format := snapshotFormat(f.ClusterLevel(), as)
+	level := f.ClusterLevel()
+	version, format := snapshotFormat(level, as)
 	st, err := f.st.SnapshotIn(format)
 	if err != nil {
 		return nil, err
@@ -67,7 +74,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		members = append(members, m) // the map values are never mutated in place
 	}
 	f.mu.RUnlock()
-	return &fsmSnapshot{version: version, applied: f.applied.load(), members: members, auth: as, store: st}, nil
+	return &fsmSnapshot{version: version, level: level, applied: f.applied.load(), members: members, auth: as, store: st}, nil
 }
 
 // AbortSnapshots makes the snapshot being captured, and every later one,
@@ -89,6 +96,9 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 	hdr = append(hdr, snapshotMagic...)
 	hdr = append(hdr, s.version)
 	hdr = binary.BigEndian.AppendUint64(hdr, s.applied)
+	if s.version >= 3 {
+		hdr = append(hdr, byte(s.level))
+	}
 	hdr = binary.AppendUvarint(hdr, uint64(len(s.members)))
 	if _, err := bw.Write(hdr); err != nil {
 		return err
@@ -135,10 +145,25 @@ func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, *auth.State, Leve
 		return 0, nil, nil, 0, fmt.Errorf("%w: not a cairn snapshot", ErrBadSnapshot)
 	}
 	version := hdr[len(snapshotMagic)]
-	if version != 1 && version != snapshotVersion {
+	if version < 1 || version > snapshotVersion {
 		return 0, nil, nil, 0, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, version)
 	}
 	applied := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+1:])
+	level := LevelBaseline
+	switch {
+	case version >= 3:
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, nil, nil, 0, fmt.Errorf("%w: level: %v", ErrBadSnapshot, err)
+		}
+		// A version 3 snapshot is written only from LevelBatch on; a level this build does not
+		// know would make it propose what it cannot promise the others apply.
+		if level = Level(b); level < LevelBatch || level > CurrentLevel {
+			return 0, nil, nil, 0, fmt.Errorf("%w: cluster level %d", ErrBadSnapshot, b)
+		}
+	case version == 2:
+		level = LevelAuth
+	}
 	n, err := binary.ReadUvarint(br)
 	if err != nil {
 		return 0, nil, nil, 0, fmt.Errorf("%w: member count: %v", ErrBadSnapshot, err)
@@ -166,9 +191,8 @@ func (f *FSM) restore(r io.Reader) (uint64, map[uint64]Member, *auth.State, Leve
 		}
 		members[m.ID] = *m
 	}
-	as, level := auth.Empty(), LevelBaseline
+	as := auth.Empty()
 	if version >= 2 {
-		level = LevelAuth
 		size, err := binary.ReadUvarint(br)
 		if err != nil || size > maxAuthSize {
 			return 0, nil, nil, 0, fmt.Errorf("%w: auth state length", ErrBadSnapshot)

@@ -191,6 +191,24 @@ func TestRestoreRejectsBadStreams(t *testing.T) {
 		"member cut":     good[:20],
 		"huge member":    append(append([]byte{}, good[:17]...), 1, 0xff, 0xff, 0xff, 0x7f),
 	}
+	// A version 3 snapshot names a level from LevelBatch to this build's.
+	a.mustApply(*ClusterVersionCommand(LevelBatch))
+	ss3, id3 := persist(t, a.f)
+	_, rc3, err := ss3.Open(id3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := io.ReadAll(rc3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v3[len(snapshotMagic)] != 3 || Level(v3[17]) != LevelBatch {
+		t.Fatalf("snapshot at level %v: version %d, level byte %d", a.f.ClusterLevel(), v3[len(snapshotMagic)], v3[17])
+	}
+	withLevel := func(l byte) []byte { b := append([]byte{}, v3...); b[17] = l; return b }
+	bad["v3 at the auth level"] = withLevel(byte(LevelAuth))
+	bad["v3 above this build"] = withLevel(byte(CurrentLevel + 1))
+	bad["v3 without its level"] = v3[:17]
 	for name, data := range bad {
 		b := newHarness(t)
 		err := b.f.Restore(io.NopCloser(bytes.NewReader(data)))

@@ -74,6 +74,7 @@ func TestCommandVectors(t *testing.T) {
 		})
 		seen[v.cmd.Type] = true
 	}
+	seen[CmdBatch] = true // TestBatchVector
 	for ct := CommandType(0); ct < 255; ct++ {
 		if ct.valid() && !seen[ct] {
 			t.Errorf("command type %v has no frozen vector", ct)
@@ -172,6 +173,24 @@ func TestSnapshotVector(t *testing.T) {
 
 	if restored.f.ClusterLevel() != LevelAuth {
 		t.Fatalf("a version 2 snapshot restores cluster level %v", restored.f.ClusterLevel())
+	}
+
+	// From LevelBatch on, snapshots are version 3 and carry the level, which a restore takes.
+	src.mustApply(*ClusterVersionCommand(LevelBatch))
+	withLevel := strings.Replace(snapshotState, `"applied":4`, `"applied":6`, 1)
+	v3 := readVector(t, "snapshot-v3", snapshotBytes(t, src.f))
+	restored3 := newHarness(t)
+	if err := restored3.f.Restore(io.NopCloser(bytes.NewReader(v3))); err != nil {
+		t.Fatalf("today's code refuses the frozen version 3 snapshot: %v", err)
+	}
+	if got := observed(t, restored3.f); got != withLevel {
+		t.Fatalf("frozen version 3 snapshot restores to\n%s\nwant\n%s", got, withLevel)
+	}
+	if restored3.f.ClusterLevel() != LevelBatch || !restored3.f.AuthState().Equal(src.f.AuthState()) {
+		t.Fatalf("a version 3 snapshot restores level %v (want %v), or another auth state", restored3.f.ClusterLevel(), LevelBatch)
+	}
+	if now := snapshotBytes(t, restored3.f); !bytes.Equal(now, v3) {
+		t.Fatalf("version 3 snapshot encoding changed:\nnow\n%sfrozen\n%s", hex.Dump(now), hex.Dump(v3))
 	}
 
 	old := newHarness(t)

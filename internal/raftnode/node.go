@@ -129,7 +129,12 @@ type Node struct {
 	snaps   *snapshotStore
 	// snapKick wakes snapshotWhenDue once the snapshot threshold is crossed.
 	snapKick chan struct{}
-	learn    *commitLearner
+
+	// Writes applied since the start, and as of the newest snapshot and the last capture
+	// (snapshot.go): the snapshot thresholds count writes.
+	writesApplied, writesAtSnapshot, writesCaptured atomic.Uint64
+
+	learn *commitLearner
 
 	verify verifier
 
@@ -217,7 +222,8 @@ func New(cfg Config) (n *Node, err error) {
 	if err := dropLogBehindSnapshot(n.logs, snaps.last.Load(), n.log); err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	fsm := newCountingFSM(cfg.FSM, n.noteApplied)
+	snaps.onClose = n.noteStored
+	fsm := newCountingFSM(cfg.FSM, n.noteApplied, n.noteCaptured, n.noteRestored)
 
 	advertise := net.Addr(advertiseAddr(cfg.Advertise))
 	if cfg.Advertise == "" {
@@ -352,6 +358,13 @@ func (c *Config) dialTLS() *tls.Config {
 // Concurrent calls are batched by raft into one log append and one fsync.
 // If ctx ends first the entry may still commit.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (interface{}, uint64, error) {
+	return n.ApplyProposals(ctx, cmd, 1)
+}
+
+// ApplyProposals is Apply for an entry that carries proposals client requests (a batch of
+// them, or one): the pending-proposals gauge and the failed-proposals counter count requests,
+// as etcd's do, not entries.
+func (n *Node) ApplyProposals(ctx context.Context, cmd []byte, proposals int) (interface{}, uint64, error) {
 	if n.stopped() {
 		return nil, 0, ErrStopped
 	}
@@ -364,13 +377,13 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (interface{}, uint64, erro
 			return nil, 0, context.DeadlineExceeded
 		}
 	}
-	n.cfg.Metrics.ProposalsPending.Inc()
+	n.cfg.Metrics.ProposalsPending.Add(float64(proposals))
 	f := n.raft.Apply(cmd, enqueue)
 	err := n.await(ctx, f)
-	n.cfg.Metrics.ProposalsPending.Dec()
+	n.cfg.Metrics.ProposalsPending.Sub(float64(proposals))
 	if err != nil {
 		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopped) {
-			n.cfg.Metrics.ProposalsFailed.Inc()
+			n.cfg.Metrics.ProposalsFailed.Add(float64(proposals))
 		}
 		return nil, 0, err
 	}

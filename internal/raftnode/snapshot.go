@@ -3,6 +3,7 @@ package raftnode
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,12 +14,15 @@ import (
 // Snapshot policy. raft checks Config.SnapshotThreshold only at a random
 // moment between SnapshotInterval and twice that, so a burst could leave
 // millions of entries in the log, all replayed on the next start. Here the
-// FSM's applies are counted instead: once the applied index is
-// SnapshotThreshold past the last snapshot, a snapshot is asked for at once,
-// whatever the write rate. A graceful stop (Shutdown) also snapshots when
-// more than StopSnapshotThreshold entries were applied since the last one,
-// within StopSnapshotTimeout, so a restart after a stop replays almost
-// nothing.
+// FSM's applies are counted instead: once SnapshotThreshold writes were
+// applied since the last snapshot, a snapshot is asked for at once, whatever
+// the write rate. A graceful stop (Shutdown) also snapshots when more than
+// StopSnapshotThreshold writes were applied since the last one, within
+// StopSnapshotTimeout, so a restart after a stop replays almost nothing.
+//
+// Writes, not entries: an FSM whose entries can carry several writes (fsm's
+// batch entries) says how many each holds (entryWeigher), since a restart
+// replays writes and a log of batch entries holds many per entry.
 const (
 	DefaultStopSnapshotThreshold = 1024
 	DefaultStopSnapshotTimeout   = 3 * time.Second
@@ -55,6 +59,7 @@ func (n *Node) abortSnapshots() {
 type snapshotStore struct {
 	raft.SnapshotStore
 	last      atomic.Uint64
+	onClose   func(index uint64) // after each snapshot is stored; nil: none
 	abort     chan struct{}
 	abortOnce sync.Once
 }
@@ -103,6 +108,9 @@ func (s *snapshotSink) Close() error {
 	if err := s.SnapshotSink.Close(); err != nil {
 		return err
 	}
+	if s.store.onClose != nil {
+		s.store.onClose(s.index)
+	}
 	for {
 		last := s.store.last.Load()
 		if s.index <= last || s.store.last.CompareAndSwap(last, s.index) {
@@ -111,24 +119,47 @@ func (s *snapshotSink) Close() error {
 	}
 }
 
+// entryWeigher is an FSM whose log entries can carry more than one write; fsm.FSM is one.
+type entryWeigher interface {
+	// EntryWrites is how many writes a command entry's data holds (at least one).
+	EntryWrites(data []byte) uint64
+}
+
 // countingFSM passes every apply through to the FSM and, on the FSM
-// goroutine, notes the applied index so the node can ask for a snapshot as
+// goroutine, counts the writes applied so the node can ask for a snapshot as
 // soon as the threshold is crossed. It hands raft's batches on whole when
 // the FSM takes them (raft.BatchingFSM).
 type countingFSM struct {
 	raft.FSM
-	batch   raft.BatchingFSM // nil when the FSM applies one entry at a time
-	applied func(index uint64)
+	batch  raft.BatchingFSM // nil when the FSM applies one entry at a time
+	weigh  entryWeigher     // nil: one write per entry
+	writes uint64           // writes applied since the start; FSM goroutine only
+	// applied gets the cumulative writes after every apply; captured gets them when a
+	// snapshot is captured, restored when the state is replaced by a snapshot.
+	applied, captured, restored func(writes uint64)
 }
 
-func newCountingFSM(f raft.FSM, applied func(uint64)) *countingFSM {
+func newCountingFSM(f raft.FSM, applied, captured, restored func(uint64)) *countingFSM {
 	b, _ := f.(raft.BatchingFSM)
-	return &countingFSM{FSM: f, batch: b, applied: applied}
+	w, _ := f.(entryWeigher)
+	return &countingFSM{FSM: f, batch: b, weigh: w, applied: applied, captured: captured, restored: restored}
+}
+
+func (f *countingFSM) count(l *raft.Log) {
+	if l.Type != raft.LogCommand {
+		return
+	}
+	if f.weigh == nil {
+		f.writes++
+		return
+	}
+	f.writes += f.weigh.EntryWrites(l.Data)
 }
 
 func (f *countingFSM) Apply(l *raft.Log) interface{} {
 	r := f.FSM.Apply(l)
-	f.applied(l.Index)
+	f.count(l)
+	f.applied(f.writes)
 	return r
 }
 
@@ -145,16 +176,38 @@ func (f *countingFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			}
 		}
 	}
+	for _, l := range logs {
+		f.count(l)
+	}
 	if len(logs) > 0 {
-		f.applied(logs[len(logs)-1].Index)
+		f.applied(f.writes)
 	}
 	return out
 }
 
-// noteApplied runs on raft's FSM goroutine after every apply: one atomic
-// load and a comparison, and a non-blocking send once the threshold is met.
-func (n *Node) noteApplied(index uint64) {
-	if index >= n.snaps.last.Load()+n.cfg.SnapshotThreshold {
+// Snapshot runs on the FSM goroutine, between applies: the writes counted so far are exactly
+// those the snapshot holds.
+func (f *countingFSM) Snapshot() (raft.FSMSnapshot, error) {
+	s, err := f.FSM.Snapshot()
+	if err == nil {
+		f.captured(f.writes)
+	}
+	return s, err
+}
+
+func (f *countingFSM) Restore(rc io.ReadCloser) error {
+	err := f.FSM.Restore(rc)
+	if err == nil {
+		f.restored(f.writes)
+	}
+	return err
+}
+
+// noteApplied runs on raft's FSM goroutine after every apply: two atomic
+// operations and a comparison, and a non-blocking send once the threshold is met.
+func (n *Node) noteApplied(writes uint64) {
+	n.writesApplied.Store(writes)
+	if writes >= n.writesAtSnapshot.Load()+n.cfg.SnapshotThreshold {
 		select {
 		case n.snapKick <- struct{}{}:
 		default:
@@ -162,9 +215,21 @@ func (n *Node) noteApplied(index uint64) {
 	}
 }
 
-// sinceSnapshot is the number of entries applied since the newest snapshot.
+// noteCaptured and noteStored move writesAtSnapshot to a snapshot once it is stored; raft takes
+// one snapshot at a time, so the capture noted last is the one being stored.
+func (n *Node) noteCaptured(writes uint64) { n.writesCaptured.Store(writes) }
+func (n *Node) noteStored(uint64)          { n.writesAtSnapshot.Store(n.writesCaptured.Load()) }
+
+// noteRestored: the state is now a snapshot's (at start, or one the leader sent), and nothing
+// applied since.
+func (n *Node) noteRestored(writes uint64) {
+	n.writesCaptured.Store(writes)
+	n.writesAtSnapshot.Store(writes)
+}
+
+// sinceSnapshot is the number of writes applied since the newest snapshot.
 func (n *Node) sinceSnapshot() uint64 {
-	applied, last := n.raft.AppliedIndex(), n.snaps.last.Load()
+	applied, last := n.writesApplied.Load(), n.writesAtSnapshot.Load()
 	if applied <= last {
 		return 0
 	}
@@ -204,7 +269,7 @@ func (n *Node) snapshotWhenDue() {
 }
 
 // snapshotBeforeStop, on a graceful stop, takes a snapshot when more than
-// StopSnapshotThreshold entries were applied since the last one, so the next
+// StopSnapshotThreshold writes were applied since the last one, so the next
 // start loads it instead of replaying them. It never takes longer than
 // StopSnapshotTimeout plus abortGrace: past the timeout the FSM's capture
 // is cut short (an FSM that can) or the snapshot's writes fail, its file is
@@ -233,9 +298,9 @@ func (n *Node) snapshotBeforeStop() {
 		}
 	}
 	if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		n.log.Warn("no snapshot before stopping; the next start replays the log", "entries", since,
+		n.log.Warn("no snapshot before stopping; the next start replays the log", "writes", since,
 			"took", time.Since(start), "err", err)
 		return
 	}
-	n.log.Info("snapshot taken", "reason", "stop", "entries", since, "index", n.snaps.last.Load(), "took", time.Since(start))
+	n.log.Info("snapshot taken", "reason", "stop", "writes", since, "index", n.snaps.last.Load(), "took", time.Since(start))
 }

@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/cairn-io/cairn/internal/fsm"
 )
 
 // newestSnapshot is the index of the newest snapshot in a stopped node's
@@ -206,4 +209,58 @@ func TestGracefulStopCutsASlowCapture(t *testing.T) {
 	if got := newestSnapshot(t, n.dir); got != 0 {
 		t.Fatalf("a snapshot was kept (at %d)", got)
 	}
+}
+
+// putBatch applies one batch entry of count puts and returns its index.
+func putBatch(t *testing.T, n *tnode, prefix string, count int) uint64 {
+	t.Helper()
+	cmds := make([][]byte, count)
+	for i := range cmds {
+		cmds[i] = (&fsm.Command{Type: fsm.CmdPut, Key: fmt.Sprintf("%s/%d", prefix, i), Value: "v", Time: time.Now().UnixNano()}).Marshal()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, idx, err := n.n.ApplyProposals(ctx, fsm.MarshalBatch(cmds), count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := resp.(*fsm.BatchResult); !ok || r.Err != nil {
+		t.Fatalf("batch: %#v", resp)
+	}
+	return idx
+}
+
+// The snapshot thresholds count writes, not entries: a log of batch entries replays as many
+// writes as they hold, so twenty entries of ten writes are two hundred to the thresholds.
+func TestSnapshotThresholdsCountWrites(t *testing.T) {
+	t.Run("stop", func(t *testing.T) {
+		c := newCluster(t, []string{"a"}, func(cfg *Config) {
+			cfg.SnapshotThreshold = 1 << 30
+			cfg.SnapshotInterval = time.Hour
+			cfg.StopSnapshotThreshold = 100
+		})
+		n := c.leader()
+		var last uint64
+		for i := range 20 {
+			last = putBatch(t, n, fmt.Sprintf("/b%d", i), 10)
+		}
+		c.stop("a")
+		if got := newestSnapshot(t, n.dir); got < last {
+			t.Fatalf("newest snapshot after stopping 200 writes (20 entries) in: %d, last entry %d", got, last)
+		}
+	})
+	t.Run("threshold", func(t *testing.T) {
+		c := newCluster(t, []string{"a"}, func(cfg *Config) {
+			cfg.SnapshotThreshold = 100
+			cfg.SnapshotInterval = time.Hour
+			cfg.TrailingLogs = 5
+		})
+		n := c.leader()
+		for i := range 15 {
+			putBatch(t, n, fmt.Sprintf("/b%d", i), 10)
+		}
+		waitFor(t, 10*time.Second, "a snapshot after 150 writes in 15 entries", func() bool {
+			return n.n.snaps.last.Load() > 0
+		})
+	})
 }

@@ -214,10 +214,10 @@ func TestRollingUpgrade(t *testing.T) {
 }
 
 // The cluster versions /version shows as "cairncluster": the baseline build publishes none and
-// counts as level 1; the current build is at level 2 (internal/fsm.CurrentLevel).
+// counts as level 1; the current build is at level 3 (internal/fsm.CurrentLevel).
 const (
 	baselineLevel = "1"
-	currentLevel  = "2"
+	currentLevel  = "3"
 )
 
 // halfUpgraded runs with n1 and n2 upgraded and n3 still on the baseline build. It stops n3, so
