@@ -32,19 +32,31 @@ func (s *Server) apply(ctx context.Context, cmd *fsm.Command) (*fsm.Result, erro
 	if err := s.admit(ctx, cmd); err != nil {
 		return nil, err
 	}
+	if cmd.Batchable() && s.batchesAllowed() {
+		res, err := s.writes.propose(ctx, cmd.Marshal())
+		return res, mapApplyErr(err)
+	}
 	resp, _, err := s.raft.Apply(ctx, cmd.Marshal())
 	if err != nil {
 		return nil, mapApplyErr(err)
 	}
-	res, ok := resp.(*fsm.Result)
-	if !ok {
-		return nil, fmt.Errorf("unexpected apply response %T", resp)
-	}
-	return res, nil
+	return singleResult(resp)
+}
+
+// batchesAllowed says whether every member can apply a batch entry.
+func (s *Server) batchesAllowed() bool { return s.fsm.ClusterLevel() >= fsm.LevelBatch }
+
+// applyEntry is the writeBatcher's way to raft.
+func (s *Server) applyEntry(ctx context.Context, data []byte, proposals int) (interface{}, error) {
+	resp, _, err := s.raft.ApplyProposals(ctx, data, proposals)
+	return resp, err
 }
 
 // mapApplyErr turns a context deadline into ErrTimeout, which httpapi answers as etcd does.
 func mapApplyErr(err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %v", ErrTimeout, err)
 	}

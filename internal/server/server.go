@@ -68,7 +68,8 @@ type Server struct {
 	// levelMu orders raising the cluster's level against adding members (version.go).
 	levelMu sync.Mutex
 
-	reads readBatcher
+	reads  readBatcher
+	writes writeBatcher
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -104,6 +105,7 @@ func New(cfg Config, f *fsm.FSM, rn *raftnode.Node) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, store: f.Store(), fsm: f, raft: rn,
 		start: time.Now(), stop: make(chan struct{}), ready: make(chan struct{})}
 	s.reads = readBatcher{fetch: s.fetchReadIndex, timeout: cfg.RequestTimeout}
+	s.writes = writeBatcher{apply: s.applyEntry, batches: s.batchesAllowed, timeout: cfg.RequestTimeout}
 	return s
 }
 
