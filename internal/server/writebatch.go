@@ -23,6 +23,7 @@ const maxLinger = 3 * time.Millisecond
 // writeBatch is one entry's worth of key writes, gathered while earlier entries were in flight.
 type writeBatch struct {
 	cmds [][]byte
+	ctxs []context.Context // each writer's: one that has ended is left out of the entry
 	size int
 	done chan struct{}
 	// Set before done closes, one each per command: the FSM's result, or why there is none.
@@ -71,7 +72,7 @@ func (b *writeBatcher) propose(ctx context.Context, cmd []byte) (*fsm.Result, er
 		}
 		return singleResult(resp)
 	}
-	wb, i := b.joinLocked(cmd)
+	wb, i := b.joinLocked(ctx, cmd)
 	b.mu.Unlock()
 	select {
 	case <-wb.done:
@@ -86,7 +87,7 @@ func (b *writeBatcher) propose(ctx context.Context, cmd []byte) (*fsm.Result, er
 }
 
 // joinLocked adds cmd to the newest waiting batch that has room, or to a new one.
-func (b *writeBatcher) joinLocked(cmd []byte) (*writeBatch, int) {
+func (b *writeBatcher) joinLocked(ctx context.Context, cmd []byte) (*writeBatch, int) {
 	b.queued++
 	defer func() {
 		if b.lingerFor > 0 && b.queued >= b.lingerFor {
@@ -97,11 +98,12 @@ func (b *writeBatcher) joinLocked(cmd []byte) (*writeBatch, int) {
 		wb := b.queue[n-1]
 		if len(wb.cmds) < fsm.MaxBatchCommands && wb.size+len(cmd) <= fsm.MaxBatchBytes {
 			wb.cmds = append(wb.cmds, cmd)
+			wb.ctxs = append(wb.ctxs, ctx)
 			wb.size += len(cmd)
 			return wb, len(wb.cmds) - 1
 		}
 	}
-	wb := &writeBatch{cmds: [][]byte{cmd}, size: len(cmd), done: make(chan struct{})}
+	wb := &writeBatch{cmds: [][]byte{cmd}, ctxs: []context.Context{ctx}, size: len(cmd), done: make(chan struct{})}
 	b.queue = append(b.queue, wb)
 	return wb, 0
 }
@@ -173,11 +175,25 @@ func (b *writeBatcher) run(wb *writeBatch) {
 	defer cancel()
 	wb.res = make([]fsm.Result, len(wb.cmds))
 	wb.errs = make([]error, len(wb.cmds))
-	if len(wb.cmds) == 1 || !b.batches() {
-		b.runEach(ctx, wb)
+	// A writer that gave up while its write waited for a slot was answered with its context's
+	// error before anything was proposed: its write must not happen behind its back.
+	live := make([]int, 0, len(wb.cmds))
+	for i, c := range wb.ctxs {
+		if err := c.Err(); err != nil {
+			wb.errs[i] = err
+		} else {
+			live = append(live, i)
+		}
+	}
+	if len(live) <= 1 || !b.batches() {
+		b.runEach(ctx, wb, live)
 		return
 	}
-	resp, err := b.apply(ctx, fsm.MarshalBatch(wb.cmds), len(wb.cmds))
+	cmds := make([][]byte, len(live))
+	for j, i := range live {
+		cmds[j] = wb.cmds[i]
+	}
+	resp, err := b.apply(ctx, fsm.MarshalBatch(cmds), len(cmds))
 	if err == nil {
 		br, ok := resp.(*fsm.BatchResult)
 		switch {
@@ -185,28 +201,31 @@ func (b *writeBatcher) run(wb *writeBatch) {
 			err = fmt.Errorf("unexpected apply response %T to a batch", resp)
 		case br.Err != nil:
 			err = br.Err
-		case len(br.Results) != len(wb.cmds):
-			err = fmt.Errorf("a batch of %d writes applied as %d", len(wb.cmds), len(br.Results))
+		case len(br.Results) != len(cmds):
+			err = fmt.Errorf("a batch of %d writes applied as %d", len(cmds), len(br.Results))
 		default:
-			wb.res = br.Results
+			for j, i := range live {
+				wb.res[i] = br.Results[j]
+			}
 			return
 		}
 	}
-	for i := range wb.errs {
+	for _, i := range live {
 		wb.errs[i] = err
 	}
 }
 
-// runEach proposes a batch's writes as entries of their own, concurrently (raft still shares
-// one fsync among them): for a batch of one, or when the cluster's level has fallen below
-// batches (this member restored an older snapshot) since the writes were admitted.
-func (b *writeBatcher) runEach(ctx context.Context, wb *writeBatch) {
+// runEach proposes the writes of a batch at positions live as entries of their own,
+// concurrently (raft still shares one fsync among them): for a batch of one, or when the
+// cluster's level has fallen below batches (this member restored an older snapshot) since the
+// writes were admitted.
+func (b *writeBatcher) runEach(ctx context.Context, wb *writeBatch, live []int) {
 	var wg sync.WaitGroup
-	for i, cmd := range wb.cmds {
+	for _, i := range live {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := b.apply(ctx, cmd, 1)
+			resp, err := b.apply(ctx, wb.cmds[i], 1)
 			if err == nil {
 				var res *fsm.Result
 				if res, err = singleResult(resp); err == nil {

@@ -194,8 +194,8 @@ func TestLingerEndsWhenNobodyComesBack(t *testing.T) {
 	}
 }
 
-// An entry that fails fails every write in it, with raft's error; a writer that gives up does
-// not fail the others.
+// An entry that fails fails every write in it, with raft's error; a writer that gives up before
+// its write is proposed does not fail the others, and its write is left out.
 func TestBatchFailuresReachEveryWriterAndNoOther(t *testing.T) {
 	t.Run("whole entry", func(t *testing.T) {
 		l := newEntryLog()
@@ -233,6 +233,13 @@ func TestBatchFailuresReachEveryWriterAndNoOther(t *testing.T) {
 		<-first
 		if o := <-stayer; o.err != nil || o.res.Err != nil || *o.res.Event.Node.Value != "1" {
 			t.Fatalf("stayer: %+v", o)
+		}
+		// The quitter was told its write failed before anything was proposed: it never happens.
+		if _, err := l.f.Store().Get("/quitter", false, false, time.Now()); !errors.Is(err, store.ErrKeyNotFound) {
+			t.Fatalf("/quitter after its writer gave up before the proposal: %v", err)
+		}
+		if l.proposed() != 2 || l.counts[1] != 1 {
+			t.Fatalf("%d entries, the second of %d writes; want the stayer's alone", l.proposed(), l.counts[len(l.counts)-1])
 		}
 	})
 }
