@@ -22,10 +22,10 @@ const maxLinger = 3 * time.Millisecond
 
 // writeBatch is one entry's worth of key writes, gathered while earlier entries were in flight.
 type writeBatch struct {
-	cmds [][]byte
-	ctxs []context.Context // each writer's: one that has ended is left out of the entry
-	size int
-	done chan struct{}
+	cmds  [][]byte
+	ctxs  []context.Context // each writer's: one that has ended is left out of the entry
+	bytes int               // of cmds
+	done  chan struct{}
 	// Set before done closes, one each per command: the FSM's result, or why there is none.
 	res  []fsm.Result
 	errs []error
@@ -77,7 +77,8 @@ func (b *writeBatcher) propose(ctx context.Context, cmd []byte) (*fsm.Result, er
 	select {
 	case <-wb.done:
 	case <-ctx.Done():
-		// The entry may still commit, as a lone proposal may after its caller gave up.
+		// Once its batch is proposed the write may still commit, as a lone proposal may after
+		// its caller gave up; a batch that has not started yet leaves it out (run).
 		return nil, ctx.Err()
 	}
 	if err := wb.errs[i]; err != nil {
@@ -96,14 +97,14 @@ func (b *writeBatcher) joinLocked(ctx context.Context, cmd []byte) (*writeBatch,
 	}()
 	if n := len(b.queue); n > 0 {
 		wb := b.queue[n-1]
-		if len(wb.cmds) < fsm.MaxBatchCommands && wb.size+len(cmd) <= fsm.MaxBatchBytes {
+		if len(wb.cmds) < fsm.MaxBatchCommands && wb.bytes+len(cmd) <= fsm.MaxBatchBytes {
 			wb.cmds = append(wb.cmds, cmd)
 			wb.ctxs = append(wb.ctxs, ctx)
-			wb.size += len(cmd)
+			wb.bytes += len(cmd)
 			return wb, len(wb.cmds) - 1
 		}
 	}
-	wb := &writeBatch{cmds: [][]byte{cmd}, ctxs: []context.Context{ctx}, size: len(cmd), done: make(chan struct{})}
+	wb := &writeBatch{cmds: [][]byte{cmd}, ctxs: []context.Context{ctx}, bytes: len(cmd), done: make(chan struct{})}
 	b.queue = append(b.queue, wb)
 	return wb, 0
 }
