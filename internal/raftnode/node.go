@@ -133,6 +133,9 @@ type Node struct {
 	// Writes applied since the start, and as of the newest snapshot and the last capture
 	// (snapshot.go): the snapshot thresholds count writes.
 	writesApplied, writesAtSnapshot, writesCaptured atomic.Uint64
+	capturedAt                                      [2]uint64 // writes and entries at the last capture; FSM goroutine only
+	// started is raft once NewRaft has returned, for the FSM goroutine's hooks.
+	started atomic.Pointer[raft.Raft]
 
 	learn *commitLearner
 
@@ -281,6 +284,7 @@ func New(cfg Config) (n *Node, err error) {
 	}
 
 	n.raft, err = raft.NewRaft(rc, fsm, n.logs, n.bolt, snaps, n.trans)
+	n.started.Store(n.raft)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}

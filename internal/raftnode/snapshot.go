@@ -33,6 +33,9 @@ const (
 	// abortGrace bounds the wait for a snapshot that was told to stop
 	// writing; only the FSM's in-memory capture can run that long.
 	abortGrace = 2 * time.Second
+	// minTrailingLogs is the fewest entries kept behind a snapshot however many writes each
+	// holds (noteCaptured), unless Config.TrailingLogs asks for fewer.
+	minTrailingLogs = 1024
 )
 
 // errSnapshotAborted fails the writes of a snapshot still in progress when
@@ -134,12 +137,15 @@ type countingFSM struct {
 	batch  raft.BatchingFSM // nil when the FSM applies one entry at a time
 	weigh  entryWeigher     // nil: one write per entry
 	writes uint64           // writes applied since the start; FSM goroutine only
-	// applied gets the cumulative writes after every apply; captured gets them when a
-	// snapshot is captured, restored when the state is replaced by a snapshot.
-	applied, captured, restored func(writes uint64)
+	cmds   uint64           // command entries applied since the start; FSM goroutine only
+	// applied gets the cumulative writes after every apply, restored when the state is
+	// replaced by a snapshot; captured gets them, and the command entries, when a snapshot is
+	// captured.
+	applied, restored func(writes uint64)
+	captured          func(writes, entries uint64)
 }
 
-func newCountingFSM(f raft.FSM, applied, captured, restored func(uint64)) *countingFSM {
+func newCountingFSM(f raft.FSM, applied func(uint64), captured func(uint64, uint64), restored func(uint64)) *countingFSM {
 	b, _ := f.(raft.BatchingFSM)
 	w, _ := f.(entryWeigher)
 	return &countingFSM{FSM: f, batch: b, weigh: w, applied: applied, captured: captured, restored: restored}
@@ -149,6 +155,7 @@ func (f *countingFSM) count(l *raft.Log) {
 	if l.Type != raft.LogCommand {
 		return
 	}
+	f.cmds++
 	if f.weigh == nil {
 		f.writes++
 		return
@@ -190,7 +197,7 @@ func (f *countingFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 func (f *countingFSM) Snapshot() (raft.FSMSnapshot, error) {
 	s, err := f.FSM.Snapshot()
 	if err == nil {
-		f.captured(f.writes)
+		f.captured(f.writes, f.cmds)
 	}
 	return s, err
 }
@@ -217,8 +224,33 @@ func (n *Node) noteApplied(writes uint64) {
 
 // noteCaptured and noteStored move writesAtSnapshot to a snapshot once it is stored; raft takes
 // one snapshot at a time, so the capture noted last is the one being stored.
-func (n *Node) noteCaptured(writes uint64) { n.writesCaptured.Store(writes) }
-func (n *Node) noteStored(uint64)          { n.writesAtSnapshot.Store(n.writesCaptured.Load()) }
+//
+// noteCaptured also sizes the log kept behind the snapshot (raft's TrailingLogs, counted in
+// entries) so that it holds about Config.TrailingLogs writes: raft compacts right after it
+// stores the snapshot, so the size set now is the one used. With batch entries of 40 writes,
+// the configured 10,240 entries would otherwise keep 400,000 writes on disk for followers that
+// seldom lag by more than a few hundred.
+func (n *Node) noteCaptured(writes, entries uint64) {
+	n.writesCaptured.Store(writes)
+	prevWrites, prevEntries := n.capturedAt[0], n.capturedAt[1]
+	n.capturedAt = [2]uint64{writes, entries}
+	r := n.started.Load()
+	if r == nil || entries <= prevEntries || writes <= prevWrites {
+		return
+	}
+	perEntry := max(1, (writes-prevWrites)/(entries-prevEntries))
+	trailing := max(n.cfg.TrailingLogs/perEntry, min(n.cfg.TrailingLogs, minTrailingLogs))
+	rc := r.ReloadableConfig()
+	if rc.TrailingLogs == trailing {
+		return
+	}
+	rc.TrailingLogs = trailing
+	if err := r.ReloadConfig(rc); err != nil {
+		n.log.Warn("could not resize the log kept behind snapshots", "entries", trailing, "err", err)
+	}
+}
+
+func (n *Node) noteStored(uint64) { n.writesAtSnapshot.Store(n.writesCaptured.Load()) }
 
 // noteRestored: the state is now a snapshot's (at start, or one the leader sent), and nothing
 // applied since.
