@@ -249,11 +249,13 @@ func TestSnapshotThresholdsCountWrites(t *testing.T) {
 			t.Fatalf("newest snapshot after stopping 200 writes (20 entries) in: %d, last entry %d", got, last)
 		}
 	})
-	t.Run("threshold", func(t *testing.T) {
+	// The log kept behind the snapshot holds about TrailingLogs writes too: a tenth as many
+	// entries as configured.
+	t.Run("threshold and trailing log", func(t *testing.T) {
 		c := newCluster(t, []string{"a"}, func(cfg *Config) {
 			cfg.SnapshotThreshold = 100
 			cfg.SnapshotInterval = time.Hour
-			cfg.TrailingLogs = 5
+			cfg.TrailingLogs = 20480
 		})
 		n := c.leader()
 		for i := range 15 {
@@ -262,28 +264,11 @@ func TestSnapshotThresholdsCountWrites(t *testing.T) {
 		waitFor(t, 10*time.Second, "a snapshot after 150 writes in 15 entries", func() bool {
 			return n.n.snaps.last.Load() > 0
 		})
+		waitFor(t, 10*time.Second, "the trailing log resized", func() bool {
+			return n.n.raft.ReloadableConfig().TrailingLogs < 20480
+		})
+		if got := n.n.raft.ReloadableConfig().TrailingLogs; got != 2048 {
+			t.Fatalf("trailing log of %d entries after batches of ten writes, want 2048", got)
+		}
 	})
-}
-
-// The log kept behind a snapshot holds about Config.TrailingLogs writes, not entries: with
-// batch entries of ten writes, a tenth as many entries.
-func TestTrailingLogsCountWrites(t *testing.T) {
-	c := newCluster(t, []string{"a"}, func(cfg *Config) {
-		cfg.SnapshotThreshold = 100
-		cfg.SnapshotInterval = time.Hour
-		cfg.TrailingLogs = 20480
-	})
-	n := c.leader()
-	for i := range 15 {
-		putBatch(t, n, fmt.Sprintf("/b%d", i), 10)
-	}
-	waitFor(t, 10*time.Second, "a snapshot after 150 writes in 15 entries", func() bool {
-		return n.n.snaps.last.Load() > 0
-	})
-	waitFor(t, 10*time.Second, "the trailing log resized", func() bool {
-		return n.n.raft.ReloadableConfig().TrailingLogs < 20480
-	})
-	if got := n.n.raft.ReloadableConfig().TrailingLogs; got != 2048 {
-		t.Fatalf("trailing log of %d entries after batches of ten writes, want 2048", got)
-	}
 }
