@@ -22,15 +22,12 @@ const (
 	MaxBatchBytes = 256 << 10
 )
 
-// batchable says whether a command of type t may travel inside a batch: the key writes, whose
-// results depend on nothing but the store. Member, auth and level commands stay entries of their
-// own, so that each has an index to itself.
-func batchable(t CommandType) bool {
-	return t == CmdPut || t == CmdPost || t == CmdDelete
+// Batchable says whether c may be proposed inside a batch entry: the key writes, whose results
+// depend on nothing but the store. Member, auth and level commands stay entries of their own, so
+// that each has an index to itself.
+func (c *Command) Batchable() bool {
+	return (c.Type == CmdPut || c.Type == CmdPost || c.Type == CmdDelete) && c.Member == nil
 }
-
-// Batchable says whether c may be proposed inside a batch entry.
-func (c *Command) Batchable() bool { return batchable(c.Type) && c.Member == nil }
 
 // BatchResult is what Apply returns for a batch entry: one Result per command, in order, or Err
 // (wrapping ErrMalformed) when the entry was refused whole, in which case no command was applied.

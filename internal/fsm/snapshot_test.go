@@ -174,15 +174,7 @@ func TestRestoreRejectsBadStreams(t *testing.T) {
 	a := newHarness(t)
 	a.mustApply(Command{Type: CmdPut, Key: "/k", Value: "v"})
 	a.mustApply(Command{Type: CmdMemberSet, Member: &Member{ID: 1, Name: "a"}})
-	ss, id := persist(t, a.f)
-	_, rc, err := ss.Open(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := snapshotBytes(t, a.f)
 	bad := map[string][]byte{
 		"empty":          nil,
 		"bad magic":      append([]byte("XAIRNSNP"), good[8:]...),
@@ -193,15 +185,7 @@ func TestRestoreRejectsBadStreams(t *testing.T) {
 	}
 	// A version 3 snapshot names a level from LevelBatch to this build's.
 	a.mustApply(*ClusterVersionCommand(LevelBatch))
-	ss3, id3 := persist(t, a.f)
-	_, rc3, err := ss3.Open(id3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v3, err := io.ReadAll(rc3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v3 := snapshotBytes(t, a.f)
 	if v3[len(snapshotMagic)] != 3 || Level(v3[17]) != LevelBatch {
 		t.Fatalf("snapshot at level %v: version %d, level byte %d", a.f.ClusterLevel(), v3[len(snapshotMagic)], v3[17])
 	}

@@ -121,6 +121,23 @@ func observed(t *testing.T, f *FSM) string {
 	return string(b)
 }
 
+// restoreFrozen restores the frozen snapshot vector name into a new FSM, which must show want
+// and write the same bytes again.
+func restoreFrozen(t *testing.T, name string, frozen []byte, want string) *harness {
+	t.Helper()
+	restored := newHarness(t)
+	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(frozen))); err != nil {
+		t.Fatalf("today's code refuses the frozen %s: %v", name, err)
+	}
+	if got := observed(t, restored.f); got != want {
+		t.Fatalf("frozen %s restores to\n%s\nwant\n%s", name, got, want)
+	}
+	if now := snapshotBytes(t, restored.f); !bytes.Equal(now, frozen) {
+		t.Fatalf("%s encoding changed:\nnow\n%sfrozen\n%s", name, hex.Dump(now), hex.Dump(frozen))
+	}
+	return restored
+}
+
 func snapshotBytes(t *testing.T, f *FSM) []byte {
 	t.Helper()
 	ss, id := persist(t, f)
@@ -157,20 +174,10 @@ func TestSnapshotVector(t *testing.T) {
 	withAuth := strings.Replace(snapshotState, `"applied":4`, `"applied":5`, 1)
 	frozen := readVector(t, "snapshot-v2", snapshotBytes(t, src.f))
 
-	restored := newHarness(t)
-	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(frozen))); err != nil {
-		t.Fatalf("today's code refuses the frozen snapshot: %v", err)
-	}
-	if got := observed(t, restored.f); got != withAuth {
-		t.Fatalf("frozen snapshot restores to\n%s\nwant\n%s", got, withAuth)
-	}
+	restored := restoreFrozen(t, "snapshot-v2", frozen, withAuth)
 	if !restored.f.AuthState().Equal(src.f.AuthState()) {
 		t.Fatal("frozen snapshot restores another auth state")
 	}
-	if now := snapshotBytes(t, restored.f); !bytes.Equal(now, frozen) {
-		t.Fatalf("snapshot encoding changed:\nnow\n%sfrozen\n%s", hex.Dump(now), hex.Dump(frozen))
-	}
-
 	if restored.f.ClusterLevel() != LevelAuth {
 		t.Fatalf("a version 2 snapshot restores cluster level %v", restored.f.ClusterLevel())
 	}
@@ -178,19 +185,9 @@ func TestSnapshotVector(t *testing.T) {
 	// From LevelBatch on, snapshots are version 3 and carry the level, which a restore takes.
 	src.mustApply(*ClusterVersionCommand(LevelBatch))
 	withLevel := strings.Replace(snapshotState, `"applied":4`, `"applied":6`, 1)
-	v3 := readVector(t, "snapshot-v3", snapshotBytes(t, src.f))
-	restored3 := newHarness(t)
-	if err := restored3.f.Restore(io.NopCloser(bytes.NewReader(v3))); err != nil {
-		t.Fatalf("today's code refuses the frozen version 3 snapshot: %v", err)
-	}
-	if got := observed(t, restored3.f); got != withLevel {
-		t.Fatalf("frozen version 3 snapshot restores to\n%s\nwant\n%s", got, withLevel)
-	}
+	restored3 := restoreFrozen(t, "snapshot-v3", readVector(t, "snapshot-v3", snapshotBytes(t, src.f)), withLevel)
 	if restored3.f.ClusterLevel() != LevelBatch || !restored3.f.AuthState().Equal(src.f.AuthState()) {
 		t.Fatalf("a version 3 snapshot restores level %v (want %v), or another auth state", restored3.f.ClusterLevel(), LevelBatch)
-	}
-	if now := snapshotBytes(t, restored3.f); !bytes.Equal(now, v3) {
-		t.Fatalf("version 3 snapshot encoding changed:\nnow\n%sfrozen\n%s", hex.Dump(now), hex.Dump(v3))
 	}
 
 	old := newHarness(t)
